@@ -1,0 +1,1 @@
+"""Emulated budget.gov.ru open-data registry API."""

@@ -1,0 +1,1 @@
+"""Emulated EAIS DO (stand-in data-package API)."""

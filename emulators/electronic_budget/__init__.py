@@ -1,0 +1,1 @@
+"""Emulated GIIS «Электронный бюджет» (stand-in SOAP service for social-order packages)."""

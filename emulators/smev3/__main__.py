@@ -1,0 +1,3 @@
+from emulators.smev3.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The social-order integration gateway service."""

@@ -1,0 +1,42 @@
+"""Moving a document to a status decided outside the workflow actions (flows, trackers).
+
+Status changes made by flows (``published`` after the budget portal confirms, an
+agreement ``concluded`` after the provider's countersignature…) go through
+:func:`transition`: guarded by the statuses they may start from, journaled in the same
+transaction, and a no-op (returning ``False``) when another process got there first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.store import journal
+from gateway.store.tables import documents
+
+
+async def transition(
+    conn: AsyncConnection,
+    document_id: str,
+    *,
+    allowed_from: Sequence[str],
+    to: str,
+    event: str,
+    actor: str,
+    municipality: str,
+    details: Mapping[str, Any],
+    extra_values: Mapping[str, Any] | None = None,
+) -> bool:
+    result = await conn.execute(
+        documents.update()
+        .where(documents.c.id == document_id, documents.c.status.in_(allowed_from))
+        .values(status=to, updated_at=journal.utc_stamp(), **(extra_values or {}))
+    )
+    if result.rowcount != 1:
+        return False
+    await journal.append(
+        conn, event=event, actor=actor, document_id=document_id, municipality=municipality, details=dict(details)
+    )
+    return True

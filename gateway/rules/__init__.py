@@ -1,0 +1,1 @@
+"""Decree rules as pure checks over documents and municipality profiles."""

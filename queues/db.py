@@ -1,0 +1,76 @@
+"""Database helpers shared by the outbox, inbox, dead letters and the embedded queue.
+
+SQLite needs care to serve concurrent writers: WAL so readers never block the writer,
+``BEGIN IMMEDIATE`` so a transaction takes the write lock at its start (a deferred
+transaction that upgrades later fails with ``database is locked`` without waiting), and a
+busy timeout so writers queue instead of failing.  :func:`create_engine` sets all three; the
+gateway should build its engine with it (or copy :func:`configure_sqlite`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.sql.dml import Insert
+
+#: What the library accepts wherever it writes inside the caller's transaction.
+Executor = AsyncSession | AsyncConnection
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def configure_sqlite(engine: AsyncEngine) -> None:
+    """Make an aiosqlite engine safe for concurrent writers (WAL, BEGIN IMMEDIATE, busy timeout)."""
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN (see the SQLAlchemy pysqlite notes).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url``; SQLite engines get :func:`configure_sqlite`."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = _create_async_engine(url, **kwargs)
+        configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 10)
+    return _create_async_engine(url, **kwargs)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions as the consumer runtime uses them (no expiry on commit: rows are read once)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_name(executor: Executor | AsyncEngine) -> str:
+    """``sqlite`` or ``postgresql`` for a session, connection or engine."""
+    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor
+    return bind.dialect.name
+
+
+def insert_ignore(table: Table, dialect: str) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the two supported dialects."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"unsupported database dialect {dialect!r}")
