@@ -82,11 +82,11 @@ async def test_sigkill_mid_batch_then_restart(tmp_path: Path, pki: TestPKI, aioh
             "GATEWAY_DATA_DIR": str(settings.data_dir),
             "GATEWAY_QUEUE__PREFIX": settings.queue.prefix,
             "GATEWAY_QUEUE__POLL_INTERVAL_S": "0.05",
+            # One message at a time (150 ms each): the batch takes seconds, the kill lands inside it.
+            "GATEWAY_QUEUE__PREFETCH": "1",
             "GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL": settings.systems.navigator.base_url,
             "GATEWAY_LOG_LEVEL": "WARNING",
         }
-        log = tmp_path / "worker.log"
-        worker = start_worker(env, log)
         provider = await api.token("luga", "Пример", "provider", "7701234567")
         body = await api.token("luga", "administration", "authorized_body")
         ids = []
@@ -96,6 +96,9 @@ async def test_sigkill_mid_batch_then_restart(tmp_path: Path, pki: TestPKI, aioh
             ids.append(accepted["id"])
             assert (await api.act(body, accepted["id"], "approve"))[0] == 200
             assert (await api.act(body, accepted["id"], "send"))[0] == 200
+        # The worker starts only now, with the whole batch queued: the kill must find work left.
+        log = tmp_path / "worker.log"
+        worker = start_worker(env, log)
         done = await poll_until(lambda: delivered_count(api, body, ids), lambda n: n >= 3, 60)
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
