@@ -2,7 +2,7 @@
 
 Each state change of a delivery (``pending`` → ``sent`` → ``delivered``, or
 ``dead_lettered``) is written with its journal row in the transaction that causes it:
-the relay's transaction for ``sent``, the consumer's (with its inbox key) for
+the relay's transaction for ``sent`` (or the consumer's, when it wins the race), the consumer's (with its inbox key) for
 ``delivered``, the dead-letter recorder's for ``dead_lettered``.  Each update is guarded
 by the previous status, so a redelivered message can never journal twice.
 
@@ -97,6 +97,11 @@ class SystemHandler(Handler):
                 details={"system": self.system, "purpose": purpose, "external_id": outcome.external_id},
             )  # fmt: skip
             return
+        # The consumer can finish before the relay's transaction marks the message sent (the
+        # broker hands it over at once); record ``sent`` here first so that the journal never
+        # misses ``delivery_sent`` nor shows it after ``delivered``. The relay's later update
+        # is then a no-op (guarded by ``pending``).
+        await mark_sent(conn, [message])
         detail = {"message_id": message.message_id, "outcome": outcome.status, "external_id": outcome.external_id}
         if not await set_delivery(conn, document_id, self.system, "delivered", ("pending", "sent", "failed"), detail):
             return

@@ -193,3 +193,34 @@ async def test_backpressure_answers_429_with_retry_after(stack_factory: Callable
     assert problem["code"] == "backpressure"
     _, listing = await api.call("GET", "/api/v1/documents?type=social_order", body)
     assert listing["total"] == 2  # the refused one changed nothing
+
+
+async def test_consumer_ahead_of_the_relay_still_journals_delivery_sent_first(
+    stack_factory: Callable[..., Awaitable[Stack]],
+) -> None:
+    """The broker can hand a message to a consumer before the relay commits ``sent``: the
+    consumer records ``delivery_sent`` itself, before ``delivered``, and the relay's late
+    update adds nothing."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from adapters.base import Outcome
+    from gateway.deliveries import SystemHandler, mark_sent
+    from queues.outbox import _message
+    from queues.schema import outbox
+
+    stack = await stack_factory(consumers=False, relay=False)
+    doc_id, _, body = await registry_application(stack)
+    assert (await stack.api.act(body, doc_id, "send"))[0] == 200
+    engine = stack.api.ctx.db.write_engine
+    async with engine.connect() as conn:
+        (row,) = (await conn.execute(outbox.select())).all()
+    message = _message(row)
+    handler = SystemHandler(message.system, lambda: None)  # type: ignore[arg-type,return-value]
+    async with AsyncSession(engine) as session, session.begin():
+        await handler.record(message, Outcome(status="delivered", external_id="N-1"), session)
+    async with engine.begin() as conn:  # the relay, late
+        await mark_sent(conn, [message])
+    _, journal = await stack.api.call("GET", f"/api/v1/documents/{doc_id}/journal", body)
+    events = [e["event"] for e in journal["items"]]
+    assert events.count("delivery_sent") == 1 and events.count("delivered") == 1, events
+    assert events.index("delivery_sent") < events.index("delivered")
