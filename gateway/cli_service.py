@@ -33,7 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.server import serve
 
     settings = Settings()
-    return serve(settings, host=args.host or settings.host, port=args.port or settings.port)
+    return serve(settings, host=args.host or settings.host, port=args.port or settings.port, demo=args.demo)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -139,6 +139,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser("serve", help="запустить шлюз (API, очередь, эмуляторы)")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
+    p.add_argument("--demo", action="store_true",
+                   help="после запуска выполнить три задачи для всех муниципалитетов на эмуляторах и напечатать отчёт")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("worker", help="обработчик очереди (с RabbitMQ: отдельные процессы доставки)")

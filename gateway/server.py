@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -42,8 +43,13 @@ async def start_emulators(settings: Settings) -> list[Any]:
     if created is not None:
         print(f"Создан ТЕСТОВЫЙ УЦ и ключи для демонстрации: {created} (не для промышленной работы)", flush=True)
     pki = settings.effective_pki_dir
+    ports = settings.systems.emulator_ports()
+    smev = urlsplit(settings.smev.endpoint())
+    if smev.hostname in {"127.0.0.1", "localhost"} and smev.port:
+        ports["smev"] = smev.port  # the emulator listens where GATEWAY_SMEV__URL points
     config = runner.RunConfig(
-        ports=settings.systems.emulator_ports(), trust=pki / "ca.pem", pki_dir=pki, key_password=demo_password(settings)
+        ports=ports, trust=pki / "ca.pem", pki_dir=pki, key_password=demo_password(settings),
+        navigator_certificates=settings.emulator_certificates,
     )
     try:
         running = await runner.start(config)
@@ -55,7 +61,7 @@ async def start_emulators(settings: Settings) -> list[Any]:
     return running
 
 
-async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | None = None, demo: bool = False) -> None:
     running_emulators = await start_emulators(settings) if settings.run_emulators else []
     ctx = await Context.open(settings)
     for profile in ctx.profiles.values():
@@ -76,12 +82,16 @@ async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | N
         for flow in flows.modules()
         if hasattr(flow, "run")
     ]
+    demo_task = asyncio.create_task(_demo(ctx, host, port, bool(running_emulators)), name="demo") if demo else None
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
         print("Шлюз останавливается…", flush=True)
+        if demo_task is not None:
+            demo_task.cancel()
+            await asyncio.gather(demo_task, return_exceptions=True)
         await asyncio.gather(*tasks, return_exceptions=True)
         await runner.cleanup()
         await transport.stop()
@@ -90,6 +100,29 @@ async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | N
             from emulators import runner as emulator_runner
 
             await emulator_runner.stop(running_emulators)
+
+
+async def _demo(ctx: Context, host: str, port: int, emulators_up: bool) -> None:
+    """The demo as a task beside the server: its failure is printed, the gateway keeps running."""
+    if not emulators_up:
+        print("Демонстрация не запущена: эмуляторы не работают в этом процессе (GATEWAY_RUN_EMULATORS)", flush=True)
+        return
+    from gateway.demo import run_demo
+
+    client_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    # The report is what the demo is for: keep routine INFO lines out of it while it runs.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        await run_demo(ctx, f"http://{client_host}:{port}", out=lambda line: print(line, flush=True))
+        print(f"Шлюз продолжает работать (Ctrl+C — остановить). OpenAPI: http://{client_host}:{port}/api/openapi.json",
+              flush=True)  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - the server must outlive a broken demo
+        log.error("demo failed: %s", type(exc).__name__)
+        print(f"Демонстрация прервана ошибкой: {type(exc).__name__}", flush=True)
+    finally:
+        root.setLevel(level)
 
 
 async def run_worker(settings: Settings, systems: tuple[str, ...]) -> None:
@@ -106,9 +139,9 @@ async def run_worker(settings: Settings, systems: tuple[str, ...]) -> None:
         await ctx.close()
 
 
-def serve(settings: Settings, host: str, port: int) -> int:
+def serve(settings: Settings, host: str, port: int, demo: bool = False) -> int:
     configure(settings.log_level)
-    asyncio.run(run(settings, host, port))
+    asyncio.run(run(settings, host, port, demo=demo))
     return 0
 
 

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
         default=True,
         description="gateway serve also starts the state-system emulators on loopback (embedded demo mode).",
     )
+    emulator_certificates: int = Field(
+        default=5_000, ge=0,
+        description="Certificates the Navigator emulator started by gateway serve holds (all municipalities together).",
+    )  # fmt: skip
     systems: SystemsSettings = Field(
         default_factory=SystemsSettings,
         description="External systems: addresses, timeouts, rate limits, breakers (GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL…).",
