@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -104,7 +103,7 @@ class Client:
 
     def org_of(self, role: str) -> str:
         orgs = [o for o in self.profile.organisations if role in {r.value for r in o.roles}]
-        own = [o for o in orgs if not getattr(o, "acts_for", None)]
+        own = [o for o in orgs if o.acts_for is None]
         return (own or orgs)[0].id if orgs else role
 
     async def call(self, method: str, path: str, token: str | None = None, json: Any = None) -> tuple[int, Any]:
@@ -298,7 +297,7 @@ async def run_demo(ctx: Context, base_url: str, out: Callable[[str], None] = pri
         return []
     provider_key = await asyncio.to_thread(load_signer, key_file, cert_file, demo_password(ctx.settings))
     started = time.monotonic()
-    out(f"Демонстрация: три задачи для {len(ctx.profiles)} муниципалитетов ({dt.date.today().isoformat()})…")
+    out(f"Демонстрация: три задачи для {len(ctx.profiles)} муниципалитетов ({ctx.clock.today().isoformat()})…")
     reports: list[Report] = []
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as http:
