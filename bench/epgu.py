@@ -29,14 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.gosuslugi import mapping  # noqa: E402
 from emulators.smev3 import SMEV, create_app  # noqa: E402
+from gateway.app.features import epgu as flow  # noqa: E402
 from gateway.context import Context  # noqa: E402
-from gateway.document_service import DocumentService, Submission  # noqa: E402
-from gateway.epgu.cli import sample_applications  # noqa: E402
-from gateway.epgu.intake import epgu_actor  # noqa: E402
-from gateway.flows import epgu as flow  # noqa: E402
-from gateway.settings import Settings  # noqa: E402
+from gateway.core.settings import Settings  # noqa: E402
+from gateway.delivery.transport import GatewayTransport  # noqa: E402
+from gateway.features.epgu.cli import sample_applications  # noqa: E402
+from gateway.features.epgu.intake import epgu_actor  # noqa: E402
 from gateway.store.tables import epgu_applications  # noqa: E402
-from gateway.transport import GatewayTransport  # noqa: E402
+from gateway.workflow.service import DocumentService, Submission  # noqa: E402
 from signing.test_pki import PARTIES, Party, create_test_pki  # noqa: E402
 
 EXTRA = (

@@ -82,8 +82,8 @@ async def _baseline(url: str, page_size: int) -> dict[str, float]:
 
 async def _sync(data_dir: str, database_url: str | None, nav: str, eais: str, mode: str, limit: int) -> dict[str, object]:
     from gateway.context import Context
-    from gateway.register_sync import RegisterSync
-    from gateway.settings import Settings
+    from gateway.core.settings import Settings
+    from gateway.features.registry_sync.sync import RegisterSync
 
     systems = {"navigator": {"base_url": nav}, "eais": {"base_url": eais}}
     settings = Settings(data_dir=Path(data_dir), database_url=database_url, systems=systems)
@@ -111,7 +111,7 @@ async def _eais_leg(sync: object, run: object, limit: int) -> int:
     """Push the first ``limit`` EAIS-pending rows through the engine's own push path."""
     import sqlalchemy as sa
 
-    from gateway.recipients_register import ENTRY_COLUMNS, held_of
+    from gateway.features.registry_sync.register import ENTRY_COLUMNS, held_of
     from gateway.store.tables import certificate_register as reg
 
     pushed = 0

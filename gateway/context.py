@@ -1,16 +1,25 @@
-"""Everything a request or a command needs, built once from the settings."""
+"""Everything a request, a background task or a command needs, built once per process.
+
+One context holds the settings, the database, the municipality profiles, the working-day
+calendar, the clock, the one :class:`~gateway.core.keyring.KeyRing` (keys are loaded once)
+and one client per external system (:class:`~gateway.systems.SystemAdapters`: one circuit
+breaker and one rate limit per system, shared by the transport, the pollers, the registry
+sync and ``/readyz``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from gateway.clock import Clock
-from gateway.logs import quiet_parameter_loggers
+from gateway.core.clock import Clock
+from gateway.core.keyring import KeyRing
+from gateway.core.logs import quiet_parameter_loggers
+from gateway.core.settings import Settings
+from gateway.core.working_days import WorkingCalendar, load_calendar
 from gateway.municipalities import Profile, load_profiles
-from gateway.settings import Settings
 from gateway.store.db import Database
 from gateway.store.migrate import upgrade
-from gateway.working_days import WorkingCalendar, load_calendar
+from gateway.systems import SystemAdapters
 
 
 @dataclass
@@ -20,6 +29,12 @@ class Context:
     profiles: dict[str, Profile]
     calendar: WorkingCalendar
     clock: Clock
+    keys: KeyRing = field(init=False)
+    systems: SystemAdapters = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keys = KeyRing(self.settings.effective_keys_file, self.settings.effective_pki_dir)
+        self.systems = SystemAdapters(self.settings, self.keys)
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock | None = None, migrate: bool = True) -> Context:
@@ -37,4 +52,5 @@ class Context:
         )
 
     async def close(self) -> None:
+        await self.systems.close()
         await self.db.dispose()

@@ -1,6 +1,6 @@
 """``gateway pki|keys|sign|verify``: the signing commands, verdicts in Russian.
 
-Registered by ``gateway.cli`` through :func:`add_commands`.  Exit status: 0 success,
+Registered by ``gateway.app.cli`` through :func:`add_commands`.  Exit status: 0 success,
 1 a check failed, 2 bad usage or unreadable input.  Every verdict line carries a stable
 English code in brackets for scripts.
 """

@@ -1,6 +1,6 @@
 """Detached CMS / CAdES-BES signatures with GOST keys (``.sig`` files, DER).
 
-Shape as OpenSSL 3 with the GOST engine makes it (PROTOCOLS.md §2.3): SignedData v1,
+Shape as OpenSSL 3 with the GOST engine makes it (OIDs in ``docs/protocols.md``): SignedData v1,
 digestAlgorithm Streebog with NULL parameters, signatureAlgorithm the key OID, signed
 attributes contentType, signingTime, messageDigest and (CAdES-BES) signingCertificateV2
 with a Streebog-256 ESSCertIDv2.  Encoding uses ``asn1crypto``; the signature comes from

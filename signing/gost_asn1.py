@@ -3,7 +3,8 @@
 asn1crypto parses X.509 and CMS generically but refuses to interpret a GOST
 SubjectPublicKeyInfo (``KeyError`` on the algorithm), so the two key structures are
 declared here.  Byte orders: the public key is ``X || Y`` with each coordinate
-little-endian; the private key is a little-endian integer (see conformance README §1).
+little-endian; the private key is a little-endian integer (``docs/protocols.md`` lists
+the byte orders).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """GOST object identifiers, XMLDSig algorithm URIs and parameter-set names in one place.
 
 Values from RFC 9215, OpenSSL's object table and real SMEV certificates (see
-``shared/domain/PROTOCOLS.md`` §2.3); nothing here computes anything.
+``docs/protocols.md``); nothing here computes anything.
 """
 
 from __future__ import annotations

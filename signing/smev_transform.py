@@ -1,10 +1,29 @@
 """The SMEV transform ``urn://smev-gov-ru/xmldsig/transform``, byte for byte (pure, no I/O).
 
 Reference semantics: the vendor's Java ``SmevTransformSpi`` (a StAX event loop) writing
-through Woodstox; the rules are numbered in ``shared/conformance/README.md`` §2.  Written
-by hand because no Python library implements it exactly (``imdeniil/smev-transform``
-differs on elements without a namespace and is not on PyPI in a maintained form), and a
-generic c14n writer escapes differently.
+through Woodstox (``docs/protocols.md`` describes the transform).  Written by hand because
+no Python library implements it exactly (``imdeniil/smev-transform`` differs on elements
+without a namespace and is not on PyPI in a maintained form), and a generic c14n writer
+escapes differently.  The rules, as numbered in the docstrings below:
+
+1. Only start tags, end tags and character data are written; the XML declaration,
+   DOCTYPE, comments and processing instructions are dropped (they still separate text).
+2. A text event made only of characters up to U+0020 is dropped; any other is kept
+   verbatim (U+00A0 and other Unicode spaces are not blank).
+3. Empty elements are written as ``<p:x></p:x>``.
+4. Prefixes become ``ns1``, ``ns2``, … (one counter per run, never reused), declared where
+   a URI is first needed among the currently open elements and forgotten when that
+   element closes; original declarations are never copied.
+5. Qualified attributes first, by namespace URI then local name; then unqualified ones by
+   local name (UTF-16 code-unit order).
+6. In a start tag: the element's own new declaration, then those made for its attributes
+   (in attribute order), then the attributes.
+7. Text escaping (Woodstox): ``&`` ``<`` CR escaped, ``>`` only in the positions Woodstox
+   escapes it (at the start of a text or 512-character chunk, after ``]``, and in texts of
+   12 characters or more after an escaped character).
+8. Attribute escaping: ``& < " TAB LF CR`` escaped; ``>`` and ``'`` literal.
+9. Elements without a namespace and attributes in the ``xml:`` namespace are refused (the
+   reference implementation fails on them).
 
 Two entry points:
 
@@ -17,7 +36,7 @@ Two entry points:
   signatures per second); tests check that both routes agree.
 
 CDATA sections are read as text (after exc-c14n they are text anyway; on raw input the
-reference would write them back as CDATA, a case no conformance material covers).
+reference would write them back as CDATA, a case no reference test covers).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """GOST R 34.11-2012 (Streebog) digests, in the byte order OpenSSL and gostcrypto output.
 
-RFC 6986 prints the same values byte-reversed; see the conformance README §1.
+RFC 6986 and the standard print the same values byte-reversed; ``docs/protocols.md``
+lists the byte orders of digests, signatures and keys.
 """
 
 from __future__ import annotations

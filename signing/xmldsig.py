@@ -1,6 +1,6 @@
 """XMLDSig in the SMEV 3 profile: detached GOST signatures over an element chosen by Id.
 
-Profile (PROTOCOLS.md §1.6): exclusive c14n of SignedInfo, GOST R 34.10-2012 over
+Profile (see ``docs/protocols.md``): exclusive c14n of SignedInfo, GOST R 34.10-2012 over
 Streebog, one Reference ``#Id`` with the transforms exc-c14n then
 ``urn://smev-gov-ru/xmldsig/transform``, the certificate in
 ``KeyInfo/X509Data/X509Certificate``.  No library does this (signxml's algorithm set is

@@ -21,10 +21,10 @@ import asyncpg
 import pytest
 import yaml
 
-from gateway.clock import FixedClock
 from gateway.context import Context
+from gateway.core.clock import FixedClock
+from gateway.core.settings import Settings
 from gateway.municipalities import Role
-from gateway.settings import Settings
 from gateway.store.db import Database
 from gateway.store.migrate import upgrade
 from signing.test_pki import TestPKI, create_test_pki
@@ -45,13 +45,13 @@ def _delete_rabbitmq_topology() -> Iterator[None]:
     Tests use unique queue prefixes; left behind, thousands of durable quorum queues make
     the broker slow to recover and eventually unresponsive.
     """
-    from gateway.transport import GatewayTransport
+    from gateway.delivery.transport import GatewayTransport
 
     configs: list[Any] = []
     original = GatewayTransport.__init__
 
-    def recording_init(self: GatewayTransport, ctx: Context) -> None:
-        original(self, ctx)
+    def recording_init(self: GatewayTransport, ctx: Context, *args: Any, **kwargs: Any) -> None:
+        original(self, ctx, *args, **kwargs)
         if ctx.settings.amqp_url:
             configs.append((ctx.settings.amqp_url, self.config))
 
@@ -193,7 +193,7 @@ class Api:
         self._tokens: dict[tuple[str, str, str, str | None], str] = {}
 
     async def token(self, municipality: str, org: str, role: str, inn: str | None = None) -> str:
-        from gateway import tokens
+        from gateway.workflow import tokens
 
         key = (municipality, org, role, inn)
         if key not in self._tokens:
@@ -225,7 +225,7 @@ class Api:
 
 @pytest.fixture
 async def api(ctx: Context, aiohttp_client: Callable[..., Awaitable[Any]]) -> Api:
-    from gateway.api.app import create_app
+    from gateway.app.http import create_app
 
     client = await aiohttp_client(create_app(ctx))
     return Api(client, ctx)

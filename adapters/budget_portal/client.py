@@ -1,6 +1,6 @@
 """The read side of budget.gov.ru: open-data registries, paged, and the social order's publication.
 
-Registry API as reconstructed in PROTOCOLS.md §3: ``GET /epbs/registry/<registry>/data``
+Registry API as public client code uses it (see ``docs/protocols.md``): ``GET /epbs/registry/<registry>/data``
 with ``pageSize``/``pageNum`` and ``filter<field>=value``, answering ``{data, recordCount}``.
 Reads are idempotent, so they get the settings' ``read_attempts``.  Pages are fetched one
 at a time: :meth:`BudgetPortalClient.pages` yields each page before asking for the next.

@@ -1,7 +1,7 @@
 """budget.gov.ru registry records ⇄ what the gateway needs to know about a publication.
 
 The registry names (``socialorders``, ``socialorderreports``) and the record fields below
-are a stand-in: no public registry of the social order was found (PROTOCOLS.md §3).  The
+are a stand-in: no public registry of the social order was found.  The
 field style (lower-case names, ``filter<field>=``) follows the real registries; replace
 this module when the real registry is known.
 """

@@ -4,8 +4,8 @@ Every file gets a detached CMS signature (``SignaturePKCS7`` in its header, insi
 signed data); a reference also carries the Streebog-256 hash of the file.  MTOM packing
 is hand-written (a dozen lines: zeep would re-serialise the signed envelope); unpacking
 uses requests-toolbelt's multipart decoder, which zeep itself depends on.  XOP parts are
-inlined as base64 before any signature check (PROTOCOLS.md §1.8: even SignaturePKCS7 may
-arrive as ``xop:Include``).
+inlined as base64 before any signature check (SMEV runs Apache CXF: even SignaturePKCS7
+may arrive as an ``xop:Include``).
 
 The real file store is FTP; :class:`HttpFileStore` talks to the emulator's HTTP file store.
 """

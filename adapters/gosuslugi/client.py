@@ -62,7 +62,8 @@ def load_wsdl(number: str) -> Document:
     with _WSDL_LOCK:
         doc = _WSDL.get(number)
         if doc is None:
-            doc = _WSDL[number] = Document(str(envelope.version(number).wsdl), Transport(), settings=ZEEP_SETTINGS)
+            # zeep is unannotated (Transport()) and its hint for Document's transport wants the class, not an instance
+            doc = _WSDL[number] = Document(str(envelope.version(number).wsdl), Transport(), settings=ZEEP_SETTINGS)  # type: ignore[no-untyped-call, arg-type]
         return doc
 
 
@@ -122,8 +123,8 @@ class SmevClient:
 
     def _make_zeep(self) -> AsyncClient:
         doc = load_wsdl(self.v.number)
-        transport = _QuietTransport(client=self._http)
-        client = AsyncClient(doc, transport=transport, settings=ZEEP_SETTINGS)
+        transport = _QuietTransport(client=self._http)  # type: ignore[no-untyped-call]  # zeep is unannotated
+        client = AsyncClient(doc, transport=transport, settings=ZEEP_SETTINGS)  # type: ignore[no-untyped-call]  # zeep is unannotated
         binding = client.service._binding
         self._actions = {name: binding.get(name).soapaction for name in binding._operations}
         return client

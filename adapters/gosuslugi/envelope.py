@@ -5,7 +5,9 @@ serialised exactly once, by :func:`signing.xmldsig.sign_element`, and sent as th
 (zeep would re-serialise the envelope after any plugin touched it).  Every builder returns
 an unsigned SOAP 1.1 envelope whose signed element carries ``Id="SIGNED_BY_CALLER"`` and
 whose empty ``CallerInformationSystemSignature`` already stands where the official XSD
-wants it; :func:`sign` fills it in.  Shapes follow PROTOCOLS.md §1.3–1.4.
+wants it; :func:`sign` fills it in.  Shapes (which element each operation signs, the
+order of children) follow the official SMEV 3 XSD in ``wsdl/``; ``docs/protocols.md``
+describes the envelope.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ The transport retries :class:`~adapters.base.TransientError` and dead-letters
 :class:`~adapters.base.PermanentError`; codes are stable English words, details are
 Russian.  SMEV's own descriptions may quote the business content (XSD validation
 messages name values), so only the ``SMEV-NNN`` prefix of a description is carried
-over, never its text.  Client actions per fault follow the WSDL comments
-(PROTOCOLS.md §1.5): retry on SMEVFailure and DestinationOverflow, stop on
-MessageIsAlreadySent, a new MessageID on StaleMessageId.
+over, never its text.  Client actions per fault follow the comments of the official
+WSDL: retry on SMEVFailure and DestinationOverflow, stop on MessageIsAlreadySent, a new
+MessageID on StaleMessageId.
 """
 
 from __future__ import annotations

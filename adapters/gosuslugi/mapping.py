@@ -1,7 +1,7 @@
 """THE ONE PLACE that knows the (stand-in) business XML of the EPGU enrolment service.
 
 The real XSD of "Запись на обучение по дополнительной общеобразовательной программе" is
-not public (PROTOCOLS.md §5), so ``xsd/dop-enrolment-standin-1.0.0.xsd`` is a STAND-IN in
+not public, so ``xsd/dop-enrolment-standin-1.0.0.xsd`` is a STAND-IN in
 the project's own namespace.  This module converts it to and from the payload dict of the
 gateway's ``consumer_application`` (D5) and maps the gateway's decisions to SMEV status
 responses (``RequestStatus``), whose codes are stand-ins too.  Replacing the real schema
@@ -14,12 +14,12 @@ rules after this, not here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -85,6 +85,22 @@ _APPLICANT = (("lastName", "last_name"), ("firstName", "first_name"), ("middleNa
               ("snils", "snils"), ("relation", "relation"), ("phone", "phone"), ("email", "email"))  # fmt: skip
 
 
+class _LogEntry(Protocol):
+    """The field of an lxml ``_LogEntry`` read here (never its message: it quotes values)."""
+
+    @property
+    def line(self) -> int: ...
+
+
+def _schema_errors(xsd: etree._Validator) -> list[_LogEntry]:
+    """The entries of ``xsd.error_log`` (after a failed ``validate``).
+
+    lxml-stubs declare ``_ErrorLog`` as an empty class; at run time it is a sized,
+    iterable sequence of ``_LogEntry``.
+    """
+    return list(cast("Iterable[_LogEntry]", xsd.error_log))
+
+
 def parse_application(content: bytes | etree._Element, *, timezone: str = "Europe/Moscow") -> MappedApplication:
     """The business XML of an EPGU application → the ``consumer_application`` payload."""
     try:
@@ -96,8 +112,9 @@ def parse_application(content: bytes | etree._Element, *, timezone: str = "Europ
     xsd = schema()
     if not xsd.validate(root):
         # the validator's messages quote values (personal data): only the count and lines leave here
-        lines = sorted({e.line for e in xsd.error_log})
-        raise MappingError("application_schema_invalid", f"заявление ЕПГУ не соответствует схеме (ошибок: {len(xsd.error_log)}, строки {lines[:5]})")
+        errors = _schema_errors(xsd)
+        lines = sorted({e.line for e in errors})
+        raise MappingError("application_schema_invalid", f"заявление ЕПГУ не соответствует схеме (ошибок: {len(errors)}, строки {lines[:5]})")
     order_id = _text(root, "orderId") or ""
     stamp = dt.datetime.fromisoformat((_text(root, "orderTimestamp") or "").replace("Z", "+00:00"))
     if stamp.tzinfo is None:
@@ -135,7 +152,7 @@ def _sub(parent: etree._Element, name: str, value: Any) -> None:
 
 def render_application(payload: Mapping[str, Any], *, order_id: str, oktmo: str, order_timestamp: dt.datetime) -> bytes:
     """The reverse of :func:`parse_application` (for tests and for re-sending)."""
-    root = etree.Element(_N + ROOT_ELEMENT, nsmap={None: NAMESPACE})
+    root = etree.Element(_N + ROOT_ELEMENT, nsmap={None: NAMESPACE})  # type: ignore[dict-item]  # lxml-stubs type nsmap keys as str; lxml takes None for the default namespace
     _sub(root, "orderId", order_id)
     _sub(root, "orderTimestamp", order_timestamp.isoformat())
     _sub(root, "oktmo", oktmo)

@@ -184,7 +184,7 @@ def _parse(types: Any, element: etree._Element) -> dict[str, Any]:
             for child in [c for c in el if isinstance(c.tag, str) and "/faults/" in (etree.QName(c).namespace or "")]:
                 el.remove(child)
     decl = types.get_element(str(copy.tag))
-    return dict(serialize_object(decl.parse(copy, types), dict))
+    return dict(serialize_object(decl.parse(copy, types), dict))  # type: ignore[no-untyped-call]  # zeep is unannotated
 
 
 def _metadata(d: dict[str, Any] | None) -> Metadata:

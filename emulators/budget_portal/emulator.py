@@ -1,6 +1,7 @@
 """Emulated budget.gov.ru open-data registry API (the read side of the unified budget portal).
 
-Shape from PROTOCOLS.md §3: ``GET /epbs/registry/<registry>/data`` with ``pageSize``,
+Shape of the real registry API as public client code uses it (see ``docs/protocols.md``):
+``GET /epbs/registry/<registry>/data`` with ``pageSize``,
 ``pageNum`` (1-based) or ``offset``, ``sortField``/``sortDir``, ``blocks`` (accepted, ignored)
 and filters ``filter<field>=value`` (dotted paths; ``_`` matches one character; a repeated
 filter means OR), answering ``{data: [...], recordCount, pageSize, pageNum, pageCount}``.

@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from emulators.smev3.protocol import SOAP_NS, Ns, standin_schema
+from emulators.smev3.protocol import SOAP_NS, Ns, schema_errors, standin_schema
 from signing.keys import Signer
 from signing.xmldsig import sign_element
 
@@ -48,7 +48,7 @@ def generate(rng: random.Random, overrides: dict[str, Any] | None = None) -> dic
     surname = rng.choice(_SURNAMES)[1 if girl else 0]
     mother_first, mother_patr = rng.choice(_GIRLS)
     today = datetime.now(UTC).date()
-    app = {
+    app: dict[str, Any] = {
         "order_id": str(rng.randrange(10**9, 10**10)),
         "oktmo": "41633101",
         "enrolment": True,
@@ -106,7 +106,7 @@ def application_xml(app: dict[str, Any], at: datetime | None = None) -> bytes:
     _el(root, "consentPersonalData", bool(app.get("consent", True)))
     schema = standin_schema()
     if not schema.validate(root):
-        raise ValueError(f"заявление не соответствует схеме-заглушке: ошибок {len(schema.error_log)}")
+        raise ValueError(f"заявление не соответствует схеме-заглушке: ошибок {len(schema_errors(schema))}")
     return bytes(etree.tostring(root, encoding="UTF-8"))
 
 
@@ -116,7 +116,7 @@ def send_request_envelope(ns: Ns, content: bytes, signer: Signer, message_id: st
     env = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soap": SOAP_NS})
     etree.SubElement(env, f"{{{SOAP_NS}}}Header")
     body = etree.SubElement(env, f"{{{SOAP_NS}}}Body")
-    op = etree.SubElement(body, ns.t("SendRequestRequest"), nsmap=ns.nsmap)
+    op = etree.SubElement(body, ns.t("SendRequestRequest"), nsmap=ns.nsmap)  # type: ignore[arg-type]  # lxml-stubs type nsmap keys as str; lxml takes None for the default namespace
     data = etree.SubElement(op, ns.t("SenderProvidedRequestData"), Id="SIGNED_BY_CONSUMER")
     etree.SubElement(data, ns.t("MessageID")).text = mid
     holder = etree.SubElement(data, ns.b("MessagePrimaryContent"))

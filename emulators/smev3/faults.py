@@ -1,4 +1,4 @@
-"""SOAP faults in the shape real SMEV sends (PROTOCOLS.md §1.5, the Smev3Sharp fixture).
+"""SOAP faults in the shape real SMEV sends (as in the real fault samples of the Smev3Sharp client).
 
 ``soap:Fault`` with ``faultcode`` ``soap:Server``, a Russian ``faultstring`` and
 ``detail/ns3:<Fault>``: faults of type ``basic:SmevFault`` carry ``Code`` and
@@ -55,7 +55,7 @@ def fault_envelope(version: str, fault: SmevFault) -> bytes:
     etree.SubElement(f, "faultcode").text = "soap:Client" if fault.client else "soap:Server"
     etree.SubElement(f, "faultstring").text = fault.text
     detail = etree.SubElement(f, "detail")
-    el = etree.SubElement(detail, ns.f(fault.kind), nsmap=ns.nsmap)
+    el = etree.SubElement(detail, ns.f(fault.kind), nsmap=ns.nsmap)  # type: ignore[arg-type]  # lxml-stubs type nsmap keys as str; lxml takes None for the default namespace
     if fault.kind not in void_faults(version):
         etree.SubElement(el, ns.b("Code")).text = CODES.get(fault.kind, "tsmev3:EMULATOR:TSMEV3_CORE2 : TR:SYNC:GEN:1")
         etree.SubElement(el, ns.b("Description")).text = f"{fault.smev_code}:{fault.text}" if fault.smev_code else fault.text

@@ -39,7 +39,7 @@ def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrib: st
 def _envelope(ns: Ns, operation: str) -> tuple[etree._Element, etree._Element]:
     env = etree.Element(f"{{{SOAP_NS}}}Envelope", nsmap={"soap": SOAP_NS})
     body = _sub(env, f"{{{SOAP_NS}}}Body")
-    return env, etree.SubElement(body, ns.t(operation), nsmap=ns.nsmap)
+    return env, etree.SubElement(body, ns.t(operation), nsmap=ns.nsmap)  # type: ignore[arg-type]  # lxml-stubs type nsmap keys as str; lxml takes None for the default namespace
 
 
 def metadata(
@@ -178,7 +178,7 @@ def _async_status(ns: Ns, parent: etree._Element, s: StatusMessage) -> None:
 
 def async_status_data(ns: Ns, message_id: str, to: str, s: StatusMessage) -> bytes:
     """SenderProvidedResponseData (Id=SIGNED_ASYNC_BY_SMEV) with SMEV's status, unsigned yet."""
-    spd = etree.Element(ns.t("SenderProvidedResponseData"), {"Id": SIGNED_ASYNC_BY_SMEV}, nsmap=ns.nsmap)
+    spd = etree.Element(ns.t("SenderProvidedResponseData"), {"Id": SIGNED_ASYNC_BY_SMEV}, nsmap=ns.nsmap)  # type: ignore[arg-type]  # lxml-stubs type nsmap keys as str; lxml takes None for the default namespace
     _sub(spd, ns.t("MessageID"), message_id)
     _sub(spd, ns.t("To"), to)
     _async_status(ns, spd, s)

@@ -1,18 +1,21 @@
 """SMEV 3 namespaces, paths, the official schemas, and MessageID rules — the emulator's own copy.
 
 The emulator shares nothing with ``adapters/`` (an emulator that reused the adapter's code
-would agree with its bugs), so the protocol facts it needs are restated here from
-PROTOCOLS.md §1 and the official XSD in ``schemas/``.
+would agree with its bugs), so the protocol facts it needs (namespaces per schema version,
+endpoint paths, MessageID rules) are restated here from the official WSDL/XSD in
+``schemas/``; ``docs/protocols.md`` describes the SMEV 3 envelope.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol, cast
 
 from lxml import etree
 
@@ -108,12 +111,31 @@ def standin_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(SCHEMAS / "standin" / "dop-enrolment-standin-1.0.0.xsd"), _parser()))
 
 
+class LogEntry(Protocol):
+    """The fields of an lxml ``_LogEntry`` the emulator reads."""
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def line(self) -> int: ...
+
+
+def schema_errors(schema: etree._Validator) -> list[LogEntry]:
+    """The entries of ``schema.error_log`` (after a failed ``validate``).
+
+    lxml-stubs declare ``_ErrorLog`` as an empty class; at run time it is a sized,
+    iterable sequence of ``_LogEntry``.
+    """
+    return list(cast("Iterable[LogEntry]", schema.error_log))
+
+
 def validate(version: str, element: etree._Element) -> list[str]:
     """Errors of ``element`` (an operation element) against the official XSD; empty when valid."""
     schema = envelope_schema(version)
     if schema.validate(element):
         return []
-    return [f"{e.message}" for e in schema.error_log][:20]
+    return [f"{e.message}" for e in schema_errors(schema)][:20]
 
 
 def wsdl(version: str, base_url: str) -> bytes:

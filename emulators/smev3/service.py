@@ -24,7 +24,15 @@ from emulators.smev3 import messages as out
 from emulators.smev3.checks import Trust, check_caller, check_sender
 from emulators.smev3.faults import SmevFault
 from emulators.smev3.keys import Identity
-from emulators.smev3.protocol import DS_NS, SOAP_NS, Ns, check_message_id, standin_schema, validate
+from emulators.smev3.protocol import (
+    DS_NS,
+    SOAP_NS,
+    Ns,
+    check_message_id,
+    schema_errors,
+    standin_schema,
+    validate,
+)
 from emulators.smev3.queue import Message, Queues, StatusMessage
 from signing.streebog import streebog256
 from signing.xml_parsing import UnsafeXMLError, parse_document
@@ -169,7 +177,7 @@ class Smev:
         schema = self.schemas.get(key)
         if schema is not None and not schema.validate(content):
             self.queues._sent.add((caller, mid))
-            self._reject_async(ns, message, [str(e.message) for e in schema.error_log][:5])
+            self._reject_async(ns, message, [str(e.message) for e in schema_errors(schema)][:5])
         else:
             self.queues.put(message)
         body = out.send_receipt(ns, "SendRequestResponse", self.identity.smev, self.names, message_id=mid, message_type="REQUEST",

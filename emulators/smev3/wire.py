@@ -2,7 +2,8 @@
 
 Written on aiohttp's own multipart reader and writer (not the adapter's code): the
 root part is the envelope, ``xop:Include`` references are inlined as base64 before any
-check, and answers can go out CXF-style as MTOM (PROTOCOLS.md §1.8).
+check, and answers can go out CXF-style as MTOM (real SMEV runs Apache CXF and may answer
+``multipart/related`` even for an empty queue).
 """
 
 from __future__ import annotations

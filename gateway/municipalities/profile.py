@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.documents.common import LegalForm
 from gateway.documents.registry import DOCUMENT_TYPES
-from gateway.rules.service_codes import is_canonical
+from gateway.documents.service_codes import is_canonical
 
 
 class Role(StrEnum):

@@ -144,7 +144,7 @@ signatures = sa.Table(
     sa.Column("signed_at", sa.String(32), nullable=False),
 )
 
-# Applications received from EPGU through SMEV 3 (gateway.epgu): one row per SMEV MessageID,
+# Applications received from EPGU through SMEV 3 (gateway.features.epgu): one row per SMEV MessageID,
 # whether it became a document (``accepted``) or was answered with a refusal (``refused``).
 epgu_applications = sa.Table(
     "epgu_applications",

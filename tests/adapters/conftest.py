@@ -16,10 +16,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from adapters.base import Outgoing, PermanentError, TransientError
+from gateway.core.settings import Settings
 from gateway.documents.xml_form import render
-from gateway.examples import example_payload
 from gateway.municipalities.loader import load_profiles
-from gateway.settings import Settings
+from gateway.workflow.examples import example_payload
 from signing.test_pki import TestPKI, create_test_pki
 
 TODAY = dt.date(2026, 11, 23)

@@ -21,10 +21,11 @@ from emulators import runner as emulators
 from emulators.eais.emulator import EMULATOR_KEY, EaisEmulator
 from emulators.navigator.emulator import STATE_KEY
 from emulators.navigator.state import NavigatorState
-from gateway.api.app import create_app
-from gateway.clock import FixedClock
+from gateway.app.features import build_transport
+from gateway.app.http import create_app
 from gateway.context import Context
-from gateway.transport import GatewayTransport
+from gateway.core.clock import FixedClock
+from gateway.delivery.transport import GatewayTransport
 from signing.test_pki import TestPKI
 from tests.conftest import DEFAULT_NOW, Api, install_pki, pg_database
 from tests.gateway.test_delivery_e2e import settings_for
@@ -96,7 +97,7 @@ async def nav_stack_factory(
         })  # fmt: skip
         ctx = await Context.open(settings, clock=FixedClock(DEFAULT_NOW))
         cleanups.append(ctx.close)
-        transport = GatewayTransport(ctx)
+        transport = build_transport(ctx)
         await transport.start(consumers=True, relay=True)
         cleanups.append(transport.stop)
         client = await aiohttp_client(create_app(ctx, transport))

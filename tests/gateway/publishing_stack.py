@@ -18,12 +18,14 @@ import aiohttp
 import yaml
 
 from emulators import runner as emulators
-from gateway.api.app import create_app
-from gateway.clock import FixedClock
+from gateway.app.features import build_service, build_transport
+from gateway.app.http import create_app
 from gateway.context import Context
-from gateway.flows import publishing
-from gateway.settings import PACKAGE_DATA, Settings
-from gateway.transport import GatewayTransport
+from gateway.core.clock import FixedClock
+from gateway.core.settings import PACKAGE_DATA, Settings
+from gateway.delivery.transport import GatewayTransport
+from gateway.features.publishing import api as publishing_api
+from gateway.workflow.feature import Runtime
 from signing.test_pki import TestPKI
 from tests.conftest import DEFAULT_NOW, Api, install_pki, pg_database
 
@@ -116,10 +118,10 @@ async def publishing_stack(
         db_url = await pg_database() if backend == "rabbitmq" else None
         settings = stack_settings(tmp_path, urls, db_url, AMQP if backend == "rabbitmq" else None, municipalities_dir)
         ctx = await Context.open(settings, clock=FixedClock(DEFAULT_NOW))
-        transport = GatewayTransport(ctx)
+        transport = build_transport(ctx)
         await transport.start(consumers=True, relay=True)
         client = await aiohttp_client(create_app(ctx, transport))
-        tasks = [asyncio.create_task(publishing.run(ctx, transport, stop)) for _ in range(trackers)]
+        tasks = [asyncio.create_task(publishing_api.run(Runtime(ctx, build_service(ctx, transport), transport), stop)) for _ in range(trackers)]
         yield PublishingStack(Api(client, ctx), urls)
     finally:
         stop.set()

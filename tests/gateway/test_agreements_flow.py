@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.agreement_signing import AgreementSigning
-from gateway.flows.agreements import AgreementPoller
+from gateway.features.agreements.api import AgreementPoller
+from gateway.features.agreements.signing_window import AgreementSigning
 from signing import cms
 from signing.test_pki import TestPKI
 from tests.conftest import DEFAULT_NOW, set_today

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.context import Context
-from gateway.settings import Settings
+from gateway.core.settings import Settings
 from tests.conftest import Api, error_codes, set_today
 
 AUTH = {
@@ -364,7 +364,7 @@ async def test_s15_kirovsky_programmes_and_the_missing_code_mapping(api: Api) ->
 
 
 async def test_s15_with_a_configured_mapping_the_order_can_be_sent(tmp_path: Path, aiohttp_client) -> None:  # type: ignore[no-untyped-def]
-    from gateway.api.app import create_app
+    from gateway.app.http import create_app
 
     profiles = tmp_path / "municipalities"
     shutil.copytree(Settings().municipalities_dir, profiles)

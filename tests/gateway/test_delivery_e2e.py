@@ -16,11 +16,12 @@ import aiohttp
 import pytest
 
 from emulators import runner as emulators
-from gateway.api.app import create_app
-from gateway.clock import FixedClock
+from gateway.app.features import build_transport
+from gateway.app.http import create_app
 from gateway.context import Context
-from gateway.settings import Settings
-from gateway.transport import GatewayTransport
+from gateway.core.clock import FixedClock
+from gateway.core.settings import Settings
+from gateway.delivery.transport import GatewayTransport
 from signing.test_pki import TestPKI
 from tests.conftest import DEFAULT_NOW, Api, install_pki, pg_database
 
@@ -93,7 +94,7 @@ async def stack_factory(
         settings = settings_for(tmp_path, urls, db_url, AMQP if backend == "rabbitmq" else None, **queue)
         ctx = await Context.open(settings, clock=FixedClock(DEFAULT_NOW))
         cleanups.append(ctx.close)
-        transport = GatewayTransport(ctx)
+        transport = build_transport(ctx)
         await transport.start(consumers=consumers, relay=relay)
         cleanups.append(transport.stop)
         client = await aiohttp_client(create_app(ctx, transport))
@@ -204,7 +205,7 @@ async def test_consumer_ahead_of_the_relay_still_journals_delivery_sent_first(
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from adapters.base import Outcome
-    from gateway.deliveries import SystemHandler, mark_sent
+    from gateway.delivery.handler import SystemHandler, mark_sent
     from queues.outbox import _message
     from queues.schema import outbox
 

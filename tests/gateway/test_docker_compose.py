@@ -15,8 +15,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from gateway.cli import _build_parser
-from gateway.settings import Settings
+from gateway.app.cli import _build_parser
+from gateway.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))

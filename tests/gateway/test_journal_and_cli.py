@@ -117,6 +117,6 @@ def test_calendar_export_cli_reproduces_the_data_file(tmp_path: Path) -> None:
     out = tmp_path / "cal.yaml"
     result = run_cli("calendar", "export", "2023", "2027", "--out", str(out), env={"GATEWAY_DATA_DIR": str(tmp_path)})
     assert result.returncode == 0
-    from gateway.settings import Settings
+    from gateway.core.settings import Settings
 
     assert out.read_text(encoding="utf-8") == Settings().calendar_file.read_text(encoding="utf-8")

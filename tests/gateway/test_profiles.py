@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.core.settings import Settings
 from gateway.municipalities import ProfileError, load_profiles
-from gateway.settings import Settings
 
 SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 PROFILES = load_profiles(Settings().municipalities_dir)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.document_state import transition
+from gateway.core.settings import PACKAGE_DATA
 from gateway.municipalities import ProfileError, load_profiles
-from gateway.settings import PACKAGE_DATA
+from gateway.workflow.state import transition
 from tests.conftest import Api, set_today
 
 BODY = {"leninogorsk": "executive_committee", "luga": "administration", "omsk": "education_department"}

@@ -13,7 +13,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.reconcile import ISSUE_FIELDS, Entry, Held, corrected_navigator, decide
+from gateway.features.registry_sync.reconcile import ISSUE_FIELDS, Entry, Held, corrected_navigator, decide
 
 NUMBERS = [f"57{i:08d}" for i in range(1, 9)]
 

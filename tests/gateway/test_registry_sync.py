@@ -24,8 +24,8 @@ from adapters.eais.mapping import object_uuid
 from adapters.navigator import NavigatorAdapter
 from adapters.navigator.client import Page, Registry
 from emulators.navigator.registries import FIRST, LAST
-from gateway.flows.registry_sync import run_resource
-from gateway.register_sync import RegisterSync
+from gateway.features.registry_sync.api import run_resource
+from gateway.features.registry_sync.sync import RegisterSync
 from gateway.store.tables import certificate_register as reg
 from queues import leases
 from tests.gateway.navigator_stack import NavStack, database, nav_stack_factory  # noqa: F401 - fixtures

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.core.settings import Settings
+from gateway.documents.service_codes import CANONICAL_RE, LATIN_TO_CYRILLIC, ServiceCodeError, normalise
 from gateway.municipalities import load_profiles
-from gateway.rules.service_codes import CANONICAL_RE, LATIN_TO_CYRILLIC, ServiceCodeError, normalise
-from gateway.settings import Settings
 
 PROFILES = load_profiles(Settings().municipalities_dir)
 APPROVED = sorted({s.code for p in PROFILES.values() for s in p.services})

@@ -20,10 +20,10 @@ import aiohttp
 import pytest
 
 from emulators import runner as emulators
-from gateway.api.app import create_app
-from gateway.clock import FixedClock
+from gateway.app.features import build_transport
+from gateway.app.http import create_app
 from gateway.context import Context
-from gateway.transport import GatewayTransport
+from gateway.core.clock import FixedClock
 from signing.test_pki import TestPKI
 from tests.conftest import DEFAULT_NOW, Api, install_pki, pg_database
 from tests.gateway.test_delivery_e2e import AMQP, SYSTEM_EMULATORS, settings_for
@@ -67,7 +67,7 @@ async def test_sigkill_mid_batch_then_restart(tmp_path: Path, pki: TestPKI, aioh
     urls = {r.name: r.url for r in running}
     settings = settings_for(tmp_path, urls, await pg_database(), AMQP)
     ctx = await Context.open(settings, clock=FixedClock(DEFAULT_NOW))
-    transport = GatewayTransport(ctx)
+    transport = build_transport(ctx)
     await transport.start(consumers=False, relay=True)
     worker: subprocess.Popen[bytes] | None = None
     try:

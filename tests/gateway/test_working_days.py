@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.settings import Settings
-from gateway.working_days import CalendarRangeError, WorkingCalendar, export_calendar, load_calendar
+from gateway.core.settings import Settings
+from gateway.core.working_days import CalendarRangeError, WorkingCalendar, export_calendar, load_calendar
 
 CAL = load_calendar(Settings().calendar_file)
 DAYS = st.dates(min_value=dt.date(2023, 1, 1), max_value=dt.date(2027, 10, 31))

@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from gateway.core.settings import Settings
 from gateway.documents.registry import DOCUMENT_TYPES
 from gateway.documents.xml_form import XmlInputError, read_document, render
 from gateway.documents.xsd import generate_xsd, schema_for, xsd_path
-from gateway.examples import example_payload
 from gateway.municipalities import load_profiles
-from gateway.settings import Settings
+from gateway.workflow.examples import example_payload
 
 PROFILES = load_profiles(Settings().municipalities_dir)
 DOC_ID = "3f2b8c9e-0d7a-4c1e-9b6f-2a5d8e7c1b40"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
+from gateway.app.cli import main
 
 XML = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -8,7 +8,8 @@ from lxml import etree
 from adapters.base import PermanentError, TransientError
 from adapters.gosuslugi import faults
 
-# the shape of the real fault in the Smev3Sharp fixture (SoapFaultResponse_SignatureVerificationFault.xml)
+# the shape of a real SMEV fault (a sample published with the open-source Smev3Sharp client:
+# SoapFaultResponse_SignatureVerificationFault.xml)
 REAL = """<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>
 <faultcode>soap:Server</faultcode><faultstring>Срок действия сертификата ЭП-ОВ истёк</faultstring><detail>
 <ns3:SignatureVerificationFault xmlns="urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.2"

@@ -17,13 +17,15 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from gateway.api.app import create_app
+from gateway.app.features import build_service, build_transport
+from gateway.app.http import create_app
 from gateway.context import Context
-from gateway.epgu.cli import sample_applications
-from gateway.flows import epgu as epgu_flow
-from gateway.settings import Settings
+from gateway.core.settings import Settings
+from gateway.delivery.transport import GatewayTransport
+from gateway.features.epgu import poller as epgu_poller
+from gateway.features.epgu.cli import sample_applications
 from gateway.store.tables import documents, epgu_applications, epgu_statuses, journal
-from gateway.transport import GatewayTransport
+from gateway.workflow.feature import Runtime
 from signing.test_pki import TestPKI
 from tests.conftest import Api, pg_database
 from tests.smev_support import Emulator
@@ -72,7 +74,7 @@ class EpguStack:
 
     def start_poller(self) -> None:
         self.stop.clear()
-        self.task = asyncio.create_task(epgu_flow.run(self.ctx, self.transport, self.stop))
+        self.task = asyncio.create_task(epgu_poller.run(Runtime(self.ctx, build_service(self.ctx, self.transport), self.transport), self.stop))
 
     async def stop_poller(self) -> None:
         self.stop.set()
@@ -165,7 +167,7 @@ async def epgu_stack(
         settings = gateway_settings(tmp_path, emulator, database, AMQP if backend == "rabbitmq" else None)
         ctx = await Context.open(settings)
         cleanups.append(ctx.close)
-        transport = GatewayTransport(ctx)
+        transport = build_transport(ctx)
         await transport.start(consumers=True, relay=True)
         cleanups.append(transport.stop)
         client = await aiohttp_client(create_app(ctx, transport))

@@ -20,9 +20,9 @@ import aiohttp
 import sqlalchemy as sa
 
 from gateway.context import Context
-from gateway.epgu.cli import sample_applications
+from gateway.core.settings import Settings
+from gateway.features.epgu.cli import sample_applications
 from gateway.municipalities import load_profiles
-from gateway.settings import Settings
 from gateway.store import journal as journal_mod
 from gateway.store.tables import documents, epgu_statuses, journal
 from tests.flows.epgu.stack import PASSWORD_ENV, PROVIDER, install_keys

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from adapters.gosuslugi.mapping import STATUS_CODES, Decision
-from gateway.epgu.intake import Intake
+from gateway.app.features import build_service
+from gateway.features.epgu.intake import Intake
 from gateway.store.tables import documents
 from tests.flows.epgu.stack import EpguStack
 
@@ -51,14 +52,13 @@ async def test_a_redelivered_application_has_no_second_effect(epgu_stack: Stack)
     stack = await epgu_stack(poller=False)
     (one,) = await stack.inject_for("luga", 1)
     from adapters.gosuslugi import mapping
-    from gateway.document_service import DocumentService
-    from gateway.epgu.smev import build_client
+    from gateway.systems.smev import build_client
 
-    client = await build_client(stack.ctx.settings, stack.transport.keys)
+    client = await build_client(stack.ctx.settings, stack.ctx.keys)
     try:
         request = await client.get_request(mapping.selector())
         assert request is not None and request.message_id == one["message_id"]
-        intake = Intake(stack.ctx, DocumentService(stack.ctx))
+        intake = Intake(stack.ctx, build_service(stack.ctx))
         await intake.on_request(request)  # the effect commits; the "crash" comes before the Ack
         await intake.on_request(request)  # a second copy in this process changes nothing either
     finally:

@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from adapters.gosuslugi import mapping
 from adapters.gosuslugi.faults import SmevSignatureError
 from emulators import runner
-from gateway.demo_pki import ensure_demo_pki
-from gateway.epgu import oktmo
-from gateway.epgu.cli import sample_applications
-from gateway.epgu.smev import SmevSetupError, build_client, embedded_emulator
-from gateway.keyring import KeyRing
+from gateway.app.demo_pki import ensure_demo_pki
+from gateway.core.keyring import KeyRing
+from gateway.core.settings import Settings
+from gateway.features.epgu import oktmo
+from gateway.features.epgu.cli import sample_applications
 from gateway.municipalities import load_profiles
-from gateway.settings import Settings
+from gateway.systems.smev import SmevSetupError, build_client, embedded_emulator
 
 PROFILES = load_profiles(Settings().municipalities_dir)
 

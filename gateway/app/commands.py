@@ -1,0 +1,179 @@
+"""Service commands of the ``gateway`` CLI: serve, tokens, journal, calendar, schemas, db.
+
+Every command works on the same data as a running server (``GATEWAY_*`` settings) and
+applies migrations first, so ``gateway tokens issue`` works on a fresh data directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from gateway.context import Context
+from gateway.core.settings import Settings
+from gateway.municipalities import Role
+
+
+def _run(coro_factory: Callable[[Context], Awaitable[int]]) -> int:
+    async def main() -> int:
+        ctx = await Context.open(Settings())
+        try:
+            return await coro_factory(ctx)
+        finally:
+            await ctx.close()
+
+    return asyncio.run(main())
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway.app.server import serve
+
+    settings = Settings()
+    return serve(settings, host=args.host or settings.host, port=args.port or settings.port, demo=args.demo)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from gateway.app.server import worker
+    from gateway.delivery.transport import SYSTEMS
+
+    systems = tuple(args.system) if args.system else SYSTEMS
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        print(f"Неизвестные системы: {', '.join(sorted(unknown))}; допустимы: {', '.join(SYSTEMS)}", file=sys.stderr)
+        return 2
+    return worker(Settings(), systems)
+
+
+def _tokens_issue(args: argparse.Namespace) -> int:
+    from gateway.workflow import tokens
+
+    async def go(ctx: Context) -> int:
+        token = await tokens.issue(ctx, args.municipality, args.org, Role(args.role), inn=args.inn)
+        print(f"Токен выдан: муниципалитет {args.municipality}, организация «{args.org}», роль {args.role}.")
+        print("Сохраните его: повторно он не показывается.")
+        print(token)
+        return 0
+
+    return _run(go)
+
+
+def _tokens_revoke(args: argparse.Namespace) -> int:
+    from gateway.workflow import tokens
+
+    async def go(ctx: Context) -> int:
+        if await tokens.revoke(ctx, args.token_id):
+            print(f"Токен {args.token_id} отозван.")
+            return 0
+        print(f"Токен {args.token_id} не найден или уже отозван.", file=sys.stderr)
+        return 1
+
+    return _run(go)
+
+
+def _journal_verify(args: argparse.Namespace) -> int:
+    from gateway.store.journal import verify_chain
+
+    async def go(ctx: Context) -> int:
+        async with ctx.db.read() as conn:
+            report = await verify_chain(conn)
+        if report.ok:
+            print(f"Цепочка журнала цела: проверено записей — {report.checked}. (journal_ok)")
+            return 0
+        print(
+            f"Цепочка журнала нарушена на записи {report.bad_seq}: {report.reason}. "
+            f"Проверено целых записей до неё — {report.checked}. (journal_broken)",
+            file=sys.stderr,
+        )
+        return 1
+
+    return _run(go)
+
+
+def _calendar_export(args: argparse.Namespace) -> int:
+    from gateway.core.working_days import export_calendar
+
+    text = export_calendar(args.first_year, args.last_year)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"Календарь {args.first_year}–{args.last_year} записан в {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _schemas_export(args: argparse.Namespace) -> int:
+    from gateway.documents.xsd import export_all
+
+    for path in export_all():
+        print(f"XSD записана: {path}")
+    return 0
+
+
+def _demo_pki(args: argparse.Namespace) -> int:
+    from gateway.app.demo_pki import ensure_demo_pki
+
+    settings = Settings()
+    created = ensure_demo_pki(settings)
+    if created is None:
+        print(f"УЦ или реестр ключей уже есть ({settings.effective_pki_dir}, {settings.effective_keys_file}); ничего не изменено.")
+    else:
+        print(f"Создан ТЕСТОВЫЙ УЦ и реестр ключей для демонстрации: {created} (не для промышленной работы)")
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    async def go(ctx: Context) -> int:
+        print("Схема базы данных обновлена до последней миграции.")
+        return 0
+
+    return _run(go)
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    p = sub.add_parser("serve", help="запустить шлюз (API, очередь, эмуляторы)")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--demo", action="store_true",
+                   help="после запуска выполнить три задачи для всех муниципалитетов на эмуляторах и напечатать отчёт")
+    p.set_defaults(func=_serve)
+
+    p = sub.add_parser("worker", help="обработчик очереди (с RabbitMQ: отдельные процессы доставки)")
+    p.add_argument("--system", action="append", help="только эти системы (можно несколько раз)")
+    p.set_defaults(func=_worker)
+
+    tokens = sub.add_parser("tokens", help="токены доступа").add_subparsers(dest="tokens_command", required=True)
+    p = tokens.add_parser("issue", help="выдать токен (печатает его последней строкой)")
+    p.add_argument("--municipality", required=True)
+    p.add_argument("--org", required=True, help="id или наименование организации из профиля муниципалитета")
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--inn", default=None, help="ИНН организации (для исполнителей услуг)")
+    p.set_defaults(func=_tokens_issue)
+    p = tokens.add_parser("revoke", help="отозвать токен по его id")
+    p.add_argument("token_id")
+    p.set_defaults(func=_tokens_revoke)
+
+    journal = sub.add_parser("journal", help="журнал").add_subparsers(dest="journal_command", required=True)
+    journal.add_parser("verify", help="проверить цепочку хешей журнала").set_defaults(func=_journal_verify)
+
+    calendar = sub.add_parser("calendar", help="производственный календарь").add_subparsers(dest="cal", required=True)
+    p = calendar.add_parser("export", help="выгрузить календарь из пакета holidays")
+    p.add_argument("first_year", type=int)
+    p.add_argument("last_year", type=int)
+    p.add_argument("--out", default=None)
+    p.set_defaults(func=_calendar_export)
+
+    schemas = sub.add_parser("schemas", help="схемы документов").add_subparsers(dest="sc", required=True)
+    schemas.add_parser("export-xsd", help="перегенерировать XSD из моделей").set_defaults(func=_schemas_export)
+
+    sub.add_parser("demo-pki", help="создать тестовый УЦ и реестр ключей (демонстрация, docker compose)").set_defaults(
+        func=_demo_pki
+    )
+
+    db = sub.add_parser("db", help="база данных").add_subparsers(dest="dbc", required=True)
+    db.add_parser("upgrade", help="применить миграции").set_defaults(func=_db_upgrade)

@@ -1,0 +1,288 @@
+"""HTTP handlers of ``/api/v1``: thin — parse, authorise, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from gateway.context import Context
+from gateway.documents.registry import DOCUMENT_TYPES, personal_fields
+from gateway.documents.xml_form import XmlInputError, json_schema, read_document
+from gateway.store.tables import documents, journal, signatures
+from gateway.workflow.app_keys import CTX, SERVICE, TRANSPORT
+from gateway.workflow.deadlines import STATUSES, list_deadlines
+from gateway.workflow.examples import example_payload
+from gateway.workflow.http import (
+    JSON_TYPES,
+    XML_TYPES,
+    check_fields,
+    json_response,
+    parse_json,
+    read_bytes,
+    read_json_object,
+    unsupported_media_type,
+)
+from gateway.workflow.problems import FieldError, Problem
+from gateway.workflow.rules.actions import Actor
+from gateway.workflow.service import DocumentService, Submission
+from gateway.workflow.signing import canonical_xml
+from gateway.workflow.tokens import authenticate
+from gateway.workflow.views import may_see_personal_data, summary
+
+routes = web.RouteTableDef()
+
+
+def _ctx(request: web.Request) -> Context:
+    return request.app[CTX]
+
+
+def _service(request: web.Request) -> DocumentService:
+    return request.app[SERVICE]
+
+
+async def _actor(request: web.Request) -> Actor:
+    return await authenticate(_ctx(request), request.headers.get("Authorization"))
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise Problem(400, "invalid_query", f"Параметр {name} должен быть целым числом от {low} до {high}")
+    return int(raw)
+
+
+# --------------------------------------------------------------------------- documents
+@routes.post("/api/v1/documents")
+async def submit_document(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    transport = request.app.get(TRANSPORT)
+    if transport is not None:
+        pressure = await transport.pressure()
+        if pressure.shed:
+            raise Problem(
+                429, "backpressure", "Шлюз перегружен: очередь отправки не успевает; повторите запрос позже",
+                headers={"Retry-After": str(pressure.retry_after)},
+                extra={"retry_after": pressure.retry_after, "reason": pressure.reason},
+            )  # fmt: skip
+    data = await read_bytes(request)
+    if request.content_type in JSON_TYPES:
+        body = parse_json(data)
+        if not isinstance(body, dict):
+            raise Problem(400, "body_not_object", "Тело запроса должно быть JSON-объектом")
+        check_fields(body, ("type", "municipality", "payload"))
+        if not isinstance(body["type"], str) or not isinstance(body["municipality"], str):
+            raise Problem(422, "string_type", "Поля type и municipality — строки",
+                          [FieldError("string_type", f"/{k}", "Ожидается строка") for k in ("type", "municipality")
+                           if not isinstance(body[k], str)])  # fmt: skip
+        sub = Submission(body["type"], body["municipality"], body["payload"])
+    elif request.content_type in XML_TYPES:
+        try:
+            doc_type, municipality, payload = read_document(data)
+        except XmlInputError as exc:
+            raise Problem(400 if exc.code in ("xml_malformed", "xml_dtd_forbidden") else 422, exc.code, exc.detail) from None
+        sub = Submission(doc_type, municipality, payload)
+    else:
+        raise unsupported_media_type(JSON_TYPES + XML_TYPES)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise Problem(400, "idempotency_key_invalid", "Idempotency-Key должен быть длиной от 1 до 255 символов")
+    accepted = await _service(request).submit(actor, sub, key)
+    location = f"/api/v1/documents/{accepted.body['id']}"
+    return json_response(accepted.body, status=accepted.status_code, headers={"Location": location})
+
+
+@routes.get("/api/v1/documents")
+async def list_documents(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    ctx = _ctx(request)
+    municipality = request.query.get("municipality", actor.municipality)
+    if municipality != actor.municipality:
+        raise Problem(403, "municipality_forbidden", "Токен выдан для другого муниципалитета")
+    page = _int_param(request, "page", 1, 1, 10**6)
+    size = _int_param(request, "page_size", ctx.settings.page_size_default, 1, ctx.settings.page_size_max)
+    where = [documents.c.municipality == municipality]
+    doc_type = request.query.get("type")
+    if doc_type is not None:
+        if doc_type not in DOCUMENT_TYPES:
+            raise Problem(400, "unknown_document_type", "Неизвестный вид документа")
+        where.append(documents.c.type == doc_type)
+    status = request.query.get("status")
+    if status is not None:
+        where.append(documents.c.status == status)
+    if actor.role.value == "provider":
+        where.append(
+            sa.or_(
+                documents.c.provider_inn == (actor.inn or "-"),
+                sa.and_(documents.c.created_by_role == "provider", documents.c.created_by_org == actor.org),
+            )
+        )
+    async with ctx.db.read() as conn:
+        total = (await conn.execute(sa.select(sa.func.count()).select_from(documents).where(*where))).scalar_one()
+        rows = (
+            await conn.execute(
+                sa.select(documents).where(*where)
+                .order_by(documents.c.created_at.desc(), documents.c.id)
+                .limit(size).offset((page - 1) * size)
+            )
+        ).mappings().all()  # fmt: skip
+    return json_response({"items": [summary(r) for r in rows], "page": page, "page_size": size, "total": total})
+
+
+@routes.get("/api/v1/documents/{id}")
+async def get_document(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    return json_response(await _service(request).get(actor, request.match_info["id"]))
+
+
+@routes.get("/api/v1/documents/{id}/journal")
+async def document_journal(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    row = await _service(request).load_visible(actor, request.match_info["id"])
+    async with _ctx(request).db.read() as conn:
+        entries = (
+            await conn.execute(sa.select(journal).where(journal.c.document_id == row["id"]).order_by(journal.c.seq))
+        ).mappings().all()
+    items = [
+        {"seq": e["seq"], "at": e["at"], "actor": e["actor"], "event": e["event"], "details": e["details"], "hash": e["hash"]}
+        for e in entries
+    ]
+    return json_response({"items": items, "document_id": row["id"]})
+
+
+@routes.get("/api/v1/documents/{id}/xml")
+async def document_xml(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    service = _service(request)
+    row = await service.load_visible(actor, request.match_info["id"])
+    profile = service.profile(row["municipality"])
+    if personal_fields(DOCUMENT_TYPES[row["type"]].model) and not may_see_personal_data(actor, profile):
+        raise Problem(403, "personal_data_forbidden", "XML документа содержит персональные данные, недоступные этой роли")
+    return web.Response(body=canonical_xml(row, profile), content_type="application/xml", charset="utf-8")
+
+
+@routes.get("/api/v1/documents/{id}/signatures")
+async def document_signatures(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    row = await _service(request).load_visible(actor, request.match_info["id"])
+    async with _ctx(request).db.read() as conn:
+        rows = (
+            await conn.execute(sa.select(signatures).where(signatures.c.document_id == row["id"]).order_by(signatures.c.id))
+        ).mappings().all()
+    items = [
+        {"source": r["source"], "signer_role": r["signer_role"], "signer_org": r["signer_org"], "subject": r["subject"],
+         "inn": r["inn"], "ogrn": r["ogrn"], "serial": r["serial"], "content_sha256": r["content_sha256"],
+         "signed_at": r["signed_at"], "cms": base64.b64encode(r["der"]).decode()}
+        for r in rows
+    ]  # fmt: skip
+    return json_response({"items": items, "document_id": row["id"]})
+
+
+@routes.post("/api/v1/documents/{id}/{action}")
+async def document_action(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    body = await read_json_object(request, allow_empty=True)
+    check_fields(body, (), ("date", "comment", "reason", "signature"))
+    if "comment" in body and (not isinstance(body["comment"], str) or len(body["comment"]) > 1000):
+        raise Problem(422, "comment_invalid", "Комментарий — строка не длиннее 1000 символов",
+                      [FieldError("comment_invalid", "/comment", "Комментарий — строка не длиннее 1000 символов")])  # fmt: skip
+    result = await _service(request).act(actor, request.match_info["id"], request.match_info["action"], body)
+    return json_response(result)
+
+
+# --------------------------------------------------------------------------- schemas
+@routes.get("/api/v1/schemas")
+async def list_schemas(request: web.Request) -> web.Response:
+    items = [
+        {"type": t.id, "code": t.code, "title": t.title, "schema": f"/api/v1/schemas/{t.id}",
+         "xml_root": t.xml_root, "personal_data": t.has_personal_data}
+        for t in DOCUMENT_TYPES.values()
+    ]  # fmt: skip
+    return json_response({"items": items})
+
+
+def _doc_type(request: web.Request) -> str:
+    doc_type = request.match_info["type"]
+    if doc_type not in DOCUMENT_TYPES:
+        raise Problem(404, "unknown_document_type", "Неизвестный вид документа")
+    return doc_type
+
+
+@routes.get("/api/v1/schemas/{type}")
+async def get_schema(request: web.Request) -> web.Response:
+    doc_type = _doc_type(request)
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"/api/v1/schemas/{doc_type}",
+        **json_schema(doc_type),
+    }
+    return json_response(schema)
+
+
+@routes.get("/api/v1/schemas/{type}/example")
+async def get_example(request: web.Request) -> web.Response:
+    doc_type = _doc_type(request)
+    municipality = request.query.get("municipality")
+    if municipality is None:
+        raise Problem(400, "municipality_required", "Укажите параметр municipality")
+    profile = _service(request).profile(municipality)
+    return json_response(example_payload(doc_type, profile, _ctx(request).clock.today()))
+
+
+# --------------------------------------------------------------------------- municipalities, deadlines
+@routes.get("/api/v1/municipalities")
+async def list_municipalities(request: web.Request) -> web.Response:
+    items = [
+        {"id": p.id, "name": p.name, "region": p.region, "decree_status": p.decree.status,
+         "warnings": [w.model_dump() for w in p.warnings]}
+        for p in _ctx(request).profiles.values()
+    ]  # fmt: skip
+    return json_response({"items": items})
+
+
+@routes.get("/api/v1/municipalities/{id}")
+async def get_municipality(request: web.Request) -> web.Response:
+    profile = _service(request).profile(request.match_info["id"])
+    return json_response(profile.model_dump(mode="json"))
+
+
+@routes.get("/api/v1/deadlines")
+async def get_deadlines(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    municipality = request.query.get("municipality", actor.municipality)
+    if municipality != actor.municipality:
+        raise Problem(403, "municipality_forbidden", "Токен выдан для другого муниципалитета")
+    wanted = request.query.get("status", "open,overdue").split(",")
+    if not set(wanted) <= set(STATUSES):
+        raise Problem(400, "invalid_query", f"status: допустимы {', '.join(STATUSES)}")
+    ctx = _ctx(request)
+    items = await list_deadlines(ctx, _service(request).profile(municipality), wanted)
+    return json_response({"items": items, "municipality": municipality, "today": ctx.clock.today().isoformat()})
+
+
+# --------------------------------------------------------------------------- health
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    checks: dict[str, Any] = {}
+    try:
+        async with _ctx(request).db.read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        checks["database"] = "unavailable"
+    transport = request.app.get(TRANSPORT)
+    if transport is not None:
+        checks["transport"] = transport.backend
+    # The context's adapters are the ones the transport, the pollers and the sync use.
+    checks["systems"] = _ctx(request).systems.breaker_states()
+    ready = checks["database"] == "ok"
+    return json_response({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)

@@ -1,0 +1,163 @@
+"""The one settings object of the gateway.
+
+Every tunable comes from a ``GATEWAY_*`` environment variable; the defaults give the
+embedded single-machine mode (SQLite file under ``GATEWAY_DATA_DIR``, embedded queue,
+emulators on loopback). Nothing else in the code reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.config import SystemsSettings
+from adapters.gosuslugi.config import SmevConfig
+
+PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+class QueueSettings(BaseModel):
+    """Transport tuning; mapped onto ``queues.TransportConfig`` by ``gateway.delivery.transport``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prefix: str = "gateway"
+    max_attempts: int = Field(default=10, ge=1, description="Handling attempts before a message is dead-lettered")
+    base_delay_s: float = Field(default=2.0, gt=0)
+    max_delay_s: float = Field(default=3600.0, gt=0)
+    multiplier: float = Field(default=4.0, ge=1)
+    max_attempts_per_system: dict[str, int] = Field(default_factory=dict)
+    delivery_limit: int = Field(default=20, ge=1)
+    prefetch: int = Field(default=100, ge=1)
+    confirm_window: int = Field(default=256, ge=1)
+    lease_s: float = Field(default=60.0, gt=0)
+    poll_interval_s: float = Field(default=0.2, gt=0)
+    max_outbox_rows: int = Field(default=10_000, ge=1, description="Backpressure: 429 above this many unsent rows")
+    max_outbox_age_s: float = Field(default=300.0, gt=0, description="Backpressure: 429 when the oldest unsent row is older")
+    max_queue_depth: int = Field(default=50_000, ge=1)
+
+
+class AgreementFlowSettings(BaseModel):
+    """Agreements for signing: how often ``gateway serve`` reads the Navigator's change feed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    poll_interval_s: float = Field(default=5.0, ge=0, description="0 turns the background poller off")
+    page_size: int = Field(default=100, ge=1, le=1000)
+    lease_s: float = Field(default=60.0, gt=0, description="One poller per database across gateway processes")
+
+
+class RegistrySyncSettings(BaseModel):
+    """The recipients' register sync (gateway ⇄ Navigator ⇄ EAIS DO)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_s: float = Field(default=0.0, ge=0, description="Incremental sync of every municipality by gateway serve; 0 = off")
+    page_size: int = Field(default=5000, ge=1, le=5000, description="Records per Navigator page (one page held at a time)")
+    push_batch: int = Field(default=1000, ge=1, le=5000, description="Records per correction package")
+    max_attempts: int = Field(default=8, ge=1, description="Transient failures in a row before a run gives up")
+    retry_delay_s: float = Field(default=1.0, gt=0, description="First wait after a transient failure (doubles)")
+    lease_s: float = Field(default=120.0, gt=0, description="One sync per municipality at a time")
+    items_per_outcome: int = Field(default=1000, ge=0, description="Record numbers kept per outcome in a run's report")
+
+
+class PublishingSettings(BaseModel):
+    """The publication tracker of ``gateway serve`` (Electronic Budget status, budget.gov.ru confirmation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tracker: bool = Field(default=True, description="Run the tracker in gateway serve")
+    poll_interval_s: float = Field(default=5.0, gt=0, description="Pause between passes over submitted documents")
+    batch: int = Field(default=200, ge=1, le=10_000, description="Documents looked at per pass")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./var"), description="Where all embedded-mode state lives.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default is a SQLite file under data_dir.",
+    )
+    amqp_url: str | None = Field(default=None, description="RabbitMQ URL; unset means the embedded queue.")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, description="Request body limit (413 above it).")
+    municipalities_dir: Path = Field(
+        default=PACKAGE_DATA / "municipalities",
+        description="Directory of municipality profile files, one YAML file per municipality.",
+    )
+    calendar_file: Path = Field(
+        default=PACKAGE_DATA / "calendar" / "ru-production-calendar.yaml",
+        description="The Russian production calendar (days off and working weekend days).",
+    )
+    pki_dir: Path | None = Field(
+        default=None,
+        description="Trusted roots (ca.pem) and revocation list (ca.crl); default data_dir/pki.",
+    )
+    keys_file: Path | None = Field(
+        default=None,
+        description="Registry of server-side signing keys per organisation (YAML); default data_dir/keys.yaml.",
+    )
+    timezone: str = Field(
+        default="Europe/Moscow", description="Zone in which document dates and deadlines are counted."
+    )
+    page_size_default: int = 50
+    page_size_max: int = 500
+    idempotency_ttl_hours: int = 24 * 7
+    log_level: str = "INFO"
+    queue: QueueSettings = Field(
+        default_factory=lambda: QueueSettings(),
+        description="Transport tuning (GATEWAY_QUEUE__MAX_ATTEMPTS…); the backend is chosen by GATEWAY_AMQP_URL.",
+    )
+    smev: SmevConfig = Field(default_factory=SmevConfig, description="SMEV 3 (Gosuslugi) client (GATEWAY_SMEV__URL…).")
+    run_emulators: bool = Field(
+        default=True,
+        description="gateway serve also starts the state-system emulators on loopback (embedded demo mode).",
+    )
+    emulator_certificates: int = Field(
+        default=5_000, ge=0,
+        description="Certificates the Navigator emulator started by gateway serve holds (all municipalities together).",
+    )  # fmt: skip
+    systems: SystemsSettings = Field(
+        default_factory=SystemsSettings,
+        description="External systems: addresses, timeouts, rate limits, breakers (GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL…).",
+    )
+    agreements: AgreementFlowSettings = Field(
+        default_factory=lambda: AgreementFlowSettings(),
+        description="Agreements for signing: the Navigator change-feed poller (GATEWAY_AGREEMENTS__POLL_INTERVAL_S…).",
+    )
+    registry: RegistrySyncSettings = Field(
+        default_factory=lambda: RegistrySyncSettings(),
+        description="Recipients' register sync (GATEWAY_REGISTRY__PAGE_SIZE, GATEWAY_REGISTRY__INTERVAL_S…).",
+    )
+    publishing: PublishingSettings = Field(
+        default_factory=PublishingSettings,
+        description="Publication tracker (GATEWAY_PUBLISHING__POLL_INTERVAL_S…).",
+    )
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'gateway.sqlite3').resolve()}"
+
+    @property
+    def effective_pki_dir(self) -> Path:
+        return self.pki_dir or self.data_dir / "pki"
+
+    @property
+    def effective_keys_file(self) -> Path:
+        return self.keys_file or self.data_dir / "keys.yaml"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, with explicit overrides (used by tests and the CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

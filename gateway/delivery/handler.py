@@ -1,0 +1,148 @@
+"""Delivery of documents to the state systems: the consumer handler per system and the status hooks.
+
+Each state change of a delivery (``pending`` → ``sent`` → ``delivered``, or
+``dead_lettered``) is written with its journal row in the transaction that causes it:
+the relay's transaction for ``sent`` (or the consumer's, when it wins the race), the consumer's (with its inbox key) for
+``delivered``, the dead-letter recorder's for ``dead_lettered``.  Each update is guarded
+by the previous status, so a redelivered message can never journal twice.
+
+A message with a ``purpose`` header is not a document's delivery but a report about a
+document already delivered (the Navigator told that an agreement was concluded): it
+leaves the delivery statuses alone and journals ``reported`` (or ``report_dead_lettered``)
+on the document, in the consumer's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from adapters.base import Adapter, Outcome
+from adapters.base import PermanentError as AdapterPermanent
+from adapters.base import TransientError as AdapterTransient
+from gateway.delivery.messages import to_outgoing
+from gateway.store import journal
+from gateway.store.tables import deliveries, documents
+from queues import Handler, Message, PermanentError, TransientError
+
+log = logging.getLogger("gateway.deliveries")
+
+FINAL_DOCUMENT_STATUSES = ("delivered", "published")
+
+
+async def set_delivery(
+    conn: AsyncConnection, document_id: str, system: str, new: str, allowed_from: Sequence[str], detail: Mapping[str, Any]
+) -> bool:
+    result = await conn.execute(
+        deliveries.update()
+        .where(deliveries.c.document_id == document_id, deliveries.c.system == system, deliveries.c.status.in_(allowed_from))
+        .values(status=new, detail=dict(detail), updated_at=journal.utc_stamp())
+    )
+    return bool(result.rowcount)
+
+
+async def _municipality(conn: AsyncConnection, document_id: str) -> str | None:
+    return (await conn.execute(sa.select(documents.c.municipality).where(documents.c.id == document_id))).scalar()
+
+
+async def mark_sent(conn: AsyncConnection, messages: Sequence[Message]) -> None:
+    """Relay hook: the messages are on the broker (publisher confirm) or in the embedded queue."""
+    for message in messages:
+        document_id = message.headers.get("document")
+        if not document_id or message.headers.get("purpose"):
+            continue
+        if await set_delivery(conn, document_id, message.system, "sent", ("pending",), {"message_id": message.message_id}):
+            await journal.append(
+                conn, event="delivery_sent", actor="gateway", document_id=document_id,
+                municipality=message.headers.get("municipality"),
+                details={"system": message.system, "message_id": message.message_id},
+            )  # fmt: skip
+
+
+class SystemHandler(Handler):
+    """Consumes one system's queue: calls its adapter, then records the outcome."""
+
+    def __init__(self, system: str, adapter_factory: Callable[[], Adapter]) -> None:
+        self.system = system
+        self._factory = adapter_factory
+        self._adapter: Adapter | None = None
+
+    @property
+    def adapter(self) -> Adapter:
+        if self._adapter is None:
+            self._adapter = self._factory()
+        return self._adapter
+
+    async def deliver(self, message: Message) -> Outcome:
+        outgoing = to_outgoing(message)
+        try:
+            return await self.adapter.deliver(outgoing)
+        except AdapterPermanent as exc:
+            raise PermanentError(f"{exc.code}: {exc.detail}") from None
+        except AdapterTransient as exc:
+            raise TransientError(f"{exc.code}: {exc.detail}") from None
+
+    async def record(self, message: Message, outcome: Outcome, session: AsyncSession) -> None:
+        conn = await session.connection()
+        document_id = message.headers["document"]
+        purpose = message.headers.get("purpose")
+        if purpose:
+            await journal.append(
+                conn, event="reported", actor=f"system:{self.system}", document_id=document_id,
+                municipality=message.headers.get("municipality"),
+                details={"system": self.system, "purpose": purpose, "external_id": outcome.external_id},
+            )  # fmt: skip
+            return
+        # The consumer can finish before the relay's transaction marks the message sent (the
+        # broker hands it over at once); record ``sent`` here first so that the journal never
+        # misses ``delivery_sent`` nor shows it after ``delivered``. The relay's later update
+        # is then a no-op (guarded by ``pending``).
+        await mark_sent(conn, [message])
+        detail = {"message_id": message.message_id, "outcome": outcome.status, "external_id": outcome.external_id}
+        if not await set_delivery(conn, document_id, self.system, "delivered", ("pending", "sent", "failed"), detail):
+            return
+        await journal.append(
+            conn, event="delivered", actor=f"system:{self.system}", document_id=document_id,
+            municipality=message.headers.get("municipality"),
+            details={"system": self.system, "external_id": outcome.external_id, "outcome": outcome.status},
+        )  # fmt: skip
+        remaining = (
+            await conn.execute(
+                sa.select(sa.func.count()).select_from(deliveries)
+                .where(deliveries.c.document_id == document_id, deliveries.c.status != "delivered")
+            )
+        ).scalar_one()  # fmt: skip
+        if remaining == 0:
+            await conn.execute(
+                documents.update()
+                .where(documents.c.id == document_id, documents.c.status == "sent")
+                .values(status="delivered", updated_at=journal.utc_stamp())
+            )
+
+    async def on_dead_letter(self, message: Message, reason: str, session: AsyncSession) -> None:
+        conn = await session.connection()
+        document_id = message.headers.get("document")
+        if not document_id:
+            return
+        if message.headers.get("purpose"):
+            await journal.append(
+                conn, event="report_dead_lettered", actor=f"system:{self.system}", document_id=document_id,
+                municipality=message.headers.get("municipality"),
+                details={"system": self.system, "purpose": message.headers["purpose"], "reason": reason[:500]},
+            )  # fmt: skip
+            log.warning("dead letter report document=%s system=%s", document_id, self.system)
+            return
+        if await set_delivery(conn, document_id, self.system, "dead_lettered", ("pending", "sent", "failed"), {"reason": reason}):
+            await journal.append(
+                conn, event="dead_lettered", actor=f"system:{self.system}", document_id=document_id,
+                municipality=message.headers.get("municipality"), details={"system": self.system, "reason": reason[:500]},
+            )  # fmt: skip
+        log.warning("dead letter document=%s system=%s", document_id, self.system)
+
+    async def close(self) -> None:
+        if self._adapter is not None:
+            await self._adapter.close()

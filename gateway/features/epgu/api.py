@@ -1,0 +1,103 @@
+"""``/api/v1/applications``: scenario 13 over HTTP (application → certificate → contract).
+
+Thin handlers over :mod:`gateway.features.epgu.chain`; who may act is decided by the profile's
+permissions on the documents created (D6: the authorized body; D7: the provider).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.features.epgu import chain
+from gateway.workflow.app_keys import CTX, SERVICE
+from gateway.workflow.http import json_response, read_json_object
+from gateway.workflow.rules.actions import Actor
+from gateway.workflow.tokens import authenticate
+
+routes = web.RouteTableDef()
+
+
+async def _actor(request: web.Request) -> Actor:
+    return await authenticate(request.app[CTX], request.headers.get("Authorization"))
+
+
+@routes.get("/api/v1/applications/{id}")
+async def get_chain(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    return json_response(await chain.describe(request.app[SERVICE], actor, request.match_info["id"]))
+
+
+@routes.post("/api/v1/applications/{id}/issue-certificate")
+async def issue_certificate(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    body = await read_json_object(request)
+    result = await chain.issue_certificate(request.app[SERVICE], actor, request.match_info["id"], body)
+    return json_response(result, status=201, headers={"Location": f"/api/v1/documents/{result['certificate']['id']}"})
+
+
+@routes.post("/api/v1/applications/{id}/conclude-contract")
+async def conclude_contract(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    body = await read_json_object(request)
+    result = await chain.conclude_contract(request.app[SERVICE], actor, request.match_info["id"], body)
+    return json_response(result, status=201, headers={"Location": f"/api/v1/documents/{result['contract']['id']}"})
+
+
+def openapi_paths() -> dict[str, Any]:
+    """The OpenAPI description of these routes (merged into ``/api/openapi.json``)."""
+
+    def ref(name: str) -> dict[str, str]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def problems(*codes: int) -> dict[str, Any]:
+        return {str(c): {"description": "Problem", "content": {"application/problem+json": {"schema": ref("Problem")}}} for c in codes}
+
+    app_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"},
+              "description": "Id of the consumer application (D5)"}  # fmt: skip
+    money = {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "description": "Рубли, до копеек"}
+    period = {"type": "object", "required": ["valid_from", "valid_to"],
+              "properties": {"valid_from": {"type": "string", "format": "date"}, "valid_to": {"type": "string", "format": "date"}}}  # fmt: skip
+    created = {"description": "Created and decided", "content": {"application/json": {"schema": {"type": "object"}}}}
+    return {
+        "/api/v1/applications/{id}": {
+            "get": {
+                "summary": "Scenario 13 chain of a consumer application: certificates, contracts, statuses sent to EPGU",
+                "parameters": [app_id],
+                "responses": {"200": {"description": "The chain", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {
+                        "application": ref("DocumentSummary"),
+                        "certificates": {"type": "array", "items": ref("DocumentSummary")},
+                        "contracts": {"type": "array", "items": ref("DocumentSummary")},
+                        "epgu": {"type": ["object", "null"]}}}}}}, **problems(401, 404)},
+            },  # fmt: skip
+        },
+        "/api/v1/applications/{id}/issue-certificate": {
+            "post": {
+                "summary": "Issue the social certificate (D6) requested in a combined application (authorized body)",
+                "description": "Creates the D6 from the application and approves it (the issue); for an EPGU application "
+                "the status goes back to EPGU. Refused by the rules when the application asks for no certificate.",
+                "parameters": [app_id],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False, "required": ["nominal"],
+                    "properties": {"nominal": money, "number": {"type": "string"}, "period": period,
+                                   "send": {"type": "boolean", "default": False}}}}}},
+                "responses": {"201": created, **problems(400, 401, 403, 404, 409, 415, 422)},
+            },  # fmt: skip
+        },
+        "/api/v1/applications/{id}/conclude-contract": {
+            "post": {
+                "summary": "Conclude the contract (D7) with the provider, linked to the application and the certificate",
+                "description": "The certificate is the one named, the one issued on this application, or the child's live "
+                "certificate in the register of recipients. For an EPGU application the status goes back to EPGU.",
+                "parameters": [app_id],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False, "required": ["hours", "price"],
+                    "properties": {"hours": {"type": "integer", "minimum": 1}, "price": money, "certificate_amount": money,
+                                   "certificate": {"type": "object", "properties": {"id": {"type": "string"}, "number": {"type": "string"}}},
+                                   "number": {"type": "string"}, "period": period}}}}},
+                "responses": {"201": created, **problems(400, 401, 403, 404, 409, 415, 422)},
+            },  # fmt: skip
+        },
+    }

@@ -1,0 +1,476 @@
+"""Submitting documents and taking workflow actions: the rules, then one transaction.
+
+Every path that creates or changes a document runs through here (HTTP API, and later
+the pollers of the SMEV and Navigator adapters), so the rules are applied once, in one
+place.  Each change writes the document row and its journal row in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.context import Context
+from gateway.core.working_days import CalendarRangeError
+from gateway.delivery.messages import build_body, delivery_message_id, outbox_message
+from gateway.documents.common import DocumentBase
+from gateway.documents.registry import DOCUMENT_TYPES
+from gateway.municipalities import Profile
+from gateway.store import journal
+from gateway.store.tables import deadlines, deliveries, documents, idempotency, signatures
+from gateway.store.tables import journal as journal_table
+from gateway.workflow.problems import Problem, from_validation_error, from_violations
+from gateway.workflow.rules.actions import EVENTS, TRANSITIONS, ActionRequest, Actor, check_action, permitted
+from gateway.workflow.rules.submission import (
+    LINKS,
+    CheckResult,
+    LinkedDocument,
+    LinkResolution,
+    check_submission,
+    normalise_service_codes,
+)
+from gateway.workflow.rules.violations import Notice
+from gateway.workflow.signing import DocumentSigning, canonical_xml
+from queues import outbox
+
+log = logging.getLogger("gateway.documents")
+
+ACTION_STATUS = {
+    "action_unknown": 404,
+    "action_forbidden": 403,
+    "invalid_state": 409,
+    "steps_required": 409,
+    "step_already_done": 409,
+    "paper_document_not_sendable": 409,
+    "signature_required": 409,
+}
+
+
+@dataclass(frozen=True)
+class Submission:
+    doc_type: str
+    municipality: str
+    payload: Any
+
+
+InTransaction = Callable[[AsyncConnection, str], Awaitable[None]]
+
+
+@dataclass
+class ActionEvent:
+    """What an action hook sees: the open transaction, who acted, the row before the action."""
+
+    conn: AsyncConnection
+    actor: Actor
+    row: Mapping[str, Any]
+    action: str
+    details: dict[str, Any]
+    profile: Profile
+    enqueued: bool = False  # a hook that adds outbox rows sets this so the relay is woken
+
+
+ActionHook = Callable[[ActionEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    status_code: int
+    body: dict[str, Any]
+
+
+def request_digest(submission: Submission) -> str:
+    canonical = json.dumps(
+        {"type": submission.doc_type, "municipality": submission.municipality, "payload": submission.payload},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )  # fmt: skip
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def provider_inn_of(doc_type: str, payload: Mapping[str, Any]) -> str | None:
+    if doc_type == "consumer_application":
+        provider = (payload.get("programme") or {}).get("provider") or {}
+    else:
+        provider = payload.get("provider") or {}
+    inn = provider.get("inn")
+    return str(inn) if inn else None
+
+
+def _notice_json(n: Notice, prefix: str = "/payload") -> dict[str, str]:
+    return {"code": n.code, "pointer": prefix + n.pointer if n.pointer else "", "detail": n.detail}
+
+
+class DocumentService:
+    """The one way documents are created and changed.
+
+    ``hooks`` run inside every action's transaction, after its writes (the features'
+    statuses to EPGU, the agreement's signing window, publication rounds); the
+    composition root gives every service the hooks of every feature, so an action taken
+    from a poller or the CLI behaves as one taken through the API.
+    """
+
+    def __init__(self, ctx: Context, hooks: Sequence[ActionHook] = ()) -> None:
+        self.ctx = ctx
+        self.signing = DocumentSigning(ctx)
+        self.on_enqueued: Callable[[], None] | None = None  # wakes the outbox relay
+        self.action_hooks: list[ActionHook] = list(hooks)
+
+    def profile(self, municipality: str) -> Profile:
+        profile = self.ctx.profiles.get(municipality)
+        if profile is None:
+            raise Problem(404, "unknown_municipality", f"Муниципалитет «{municipality}» не настроен")
+        return profile
+
+    # ------------------------------------------------------------------ submit
+    async def submit(
+        self, actor: Actor, sub: Submission, idempotency_key: str | None = None, *, in_transaction: InTransaction | None = None
+    ) -> Accepted:
+        """Check and store a new document.
+
+        ``in_transaction(conn, document_id)`` runs inside the storing transaction: a poller
+        writes its inbox key there, so the message is acknowledged only with its effect.
+        """
+        digest = request_digest(sub)
+        if idempotency_key is not None:
+            previous = await self._idempotent_answer(actor, idempotency_key, digest)
+            if previous is not None:
+                return previous
+        doc_type, profile = self._check_envelope(actor, sub)
+        if not isinstance(sub.payload, dict):
+            raise Problem(422, "payload_not_object", "Поле payload должно быть объектом", [])
+        raw, pre = normalise_service_codes(sub.payload)
+        if pre.violations:
+            raise from_violations(422, pre.violations, prefix="/payload")
+        try:
+            doc = DOCUMENT_TYPES[doc_type].model.model_validate(raw)
+        except ValidationError as exc:
+            raise from_validation_error(exc, prefix="/payload") from None
+        links = await self._resolve_links(doc_type, doc, profile.id)
+        result = check_submission(doc_type, doc, profile, self.ctx.clock.today(), links)
+        if result.violations:
+            raise from_violations(422, result.violations, prefix="/payload")
+        return await self._store_new(actor, doc_type, profile, doc, pre, result, links, idempotency_key, digest, in_transaction)
+
+    def _check_envelope(self, actor: Actor, sub: Submission) -> tuple[str, Profile]:
+        errors = []
+        if sub.doc_type not in DOCUMENT_TYPES:
+            errors.append(("unknown_document_type", "/type", f"Неизвестный вид документа; допустимы: {', '.join(DOCUMENT_TYPES)}"))
+        if sub.municipality not in self.ctx.profiles:
+            errors.append(("unknown_municipality", "/municipality", "Муниципалитет не настроен в шлюзе"))
+        if errors:
+            from gateway.workflow.problems import FieldError
+
+            raise Problem(422, errors[0][0], errors[0][2], [FieldError(*e) for e in errors])
+        if sub.municipality != actor.municipality:
+            raise Problem(403, "municipality_forbidden", "Токен выдан для другого муниципалитета")
+        profile = self.ctx.profiles[sub.municipality]
+        if not permitted(profile, sub.doc_type, "create", actor):
+            raise Problem(403, "action_forbidden", "Эта роль не создаёт документы этого вида по постановлению муниципалитета")
+        return sub.doc_type, profile
+
+    async def _idempotent_answer(self, actor: Actor, key: str, digest: str) -> Accepted | None:
+        async with self.ctx.db.read() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(idempotency).where(idempotency.c.token_id == (actor.token_id or ""), idempotency.c.key == key)
+                )
+            ).mappings().first()
+        if row is None:
+            return None
+        if row["request_sha256"] != digest:
+            raise Problem(409, "idempotency_key_reused", "Ключ Idempotency-Key уже использован для другого запроса")
+        return Accepted(row["status_code"], json.loads(row["response"]))
+
+    async def _resolve_links(self, doc_type: str, doc: DocumentBase, municipality: str) -> dict[str, LinkResolution]:
+        out: dict[str, LinkResolution] = {}
+        wanted = LINKS.get(doc_type, {})
+        if not wanted:
+            return out
+        async with self.ctx.db.read() as conn:
+            for name, target_type in wanted.items():
+                link = getattr(doc, name)
+                query = sa.select(documents).where(documents.c.municipality == municipality)
+                if link.id is not None:
+                    query = query.where(documents.c.id == link.id)
+                else:
+                    query = query.where(
+                        documents.c.type == target_type, documents.c.number == link.number, documents.c.status != "rejected"
+                    )
+                row = (await conn.execute(query.limit(1))).mappings().first()
+                found = None
+                if row is not None:
+                    found = LinkedDocument(row["id"], row["type"], row["number"], row["status"], row["payload"])
+                out[name] = LinkResolution(by_id=link.id is not None, found=found)
+        return out
+
+    async def _store_new(
+        self,
+        actor: Actor,
+        doc_type: str,
+        profile: Profile,
+        doc: DocumentBase,
+        pre: CheckResult,
+        result: CheckResult,
+        links: Mapping[str, LinkResolution],
+        idempotency_key: str | None,
+        digest: str,
+        in_transaction: InTransaction | None = None,
+    ) -> Accepted:
+        doc_id = str(uuid.uuid4())
+        now = journal.utc_stamp(self.ctx.clock.now())
+        payload = doc.model_dump(mode="json")
+        notices: list[dict[str, str]] = [_notice_json(n) for n in (*pre.notices, *result.notices)]
+        resolved = {name: r.found.id for name, r in links.items() if r.found is not None}
+        body = {
+            "id": doc_id,
+            "type": doc_type,
+            "municipality": profile.id,
+            "number": doc.number,
+            "status": "submitted",
+            "deliveries": [],
+            "warnings": notices,
+        }
+        step_deadlines = self._deadlines_for(profile, doc_type, "formed", doc.date)
+        notices += [_notice_json(n, "") for n in step_deadlines[1]]
+        try:
+            async with self.ctx.db.write() as conn:
+                await conn.execute(
+                    documents.insert().values(
+                        id=doc_id, type=doc_type, municipality=profile.id, status="submitted", number=doc.number,
+                        doc_date=doc.date, year=getattr(doc, "year", None), paper=getattr(doc, "paper", None) is not None,
+                        provider_inn=provider_inn_of(doc_type, payload), payload=payload, steps={}, approved_on=None,
+                        created_by_org=actor.org, created_by_role=actor.role.value, created_at=now, updated_at=now,
+                    )
+                )  # fmt: skip
+                await journal.append(
+                    conn, event="submitted", actor=actor.label, document_id=doc_id, municipality=profile.id, at=now,
+                    details={"type": doc_type, "number": doc.number, "paper": getattr(doc, "paper", None) is not None,
+                             "links": resolved, "notices": [n["code"] for n in notices]},
+                )  # fmt: skip
+                await self._open_deadlines(conn, doc_id, profile.id, step_deadlines[0])
+                if in_transaction is not None:
+                    await in_transaction(conn, doc_id)
+                if idempotency_key is not None:
+                    await conn.execute(
+                        idempotency.insert().values(
+                            token_id=actor.token_id or "", key=idempotency_key, request_sha256=digest, status_code=202,
+                            response=json.dumps(body, ensure_ascii=False), created_at=now,
+                        )
+                    )  # fmt: skip
+        except IntegrityError:
+            if idempotency_key is not None:
+                previous = await self._idempotent_answer(actor, idempotency_key, digest)
+                if previous is not None:
+                    return previous
+            raise Problem(
+                409, "document_number_conflict",
+                "Документ этого вида с таким номером уже зарегистрирован в муниципалитете",
+                extra={"pointer": "/payload/number"},
+            ) from None  # fmt: skip
+        log.info("document submitted id=%s type=%s municipality=%s", doc_id, doc_type, profile.id)
+        return Accepted(202, body)
+
+    def _deadlines_for(
+        self, profile: Profile, doc_type: str, clock: str, start: dt.date
+    ) -> tuple[list[dict[str, Any]], list[Notice]]:
+        rows, notices = [], []
+        for step in profile.steps:
+            if step.document_type != doc_type or step.clock != clock:
+                continue
+            try:
+                due = self.ctx.calendar.add_working_days(start, step.working_days)
+            except CalendarRangeError as exc:
+                notices.append(Notice("deadline_not_computed", "", str(exc)))
+                continue
+            rows.append({"kind": step.id, "title": step.title, "started_on": start, "due_on": due, "source": step.source})
+        return rows, notices
+
+    async def _open_deadlines(self, conn: AsyncConnection, doc_id: str, municipality: str, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            await conn.execute(deadlines.insert().values(document_id=doc_id, municipality=municipality, **row))
+            await journal.append(
+                conn, event="deadline_opened", actor="gateway", document_id=doc_id, municipality=municipality,
+                details={"kind": row["kind"], "due_on": row["due_on"].isoformat()},
+            )  # fmt: skip
+
+    # ------------------------------------------------------------------ actions
+    async def act(self, actor: Actor, doc_id: str, action: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        row = await self.load_visible(actor, doc_id)
+        profile = self.profile(row["municipality"])
+        doc = DOCUMENT_TYPES[row["type"]].model.model_validate(row["payload"])
+        today = self.ctx.clock.today()
+        effective = _parse_effective_date(body, today)
+        req = ActionRequest(
+            action=action, doc_type=row["type"], status=row["status"], doc=doc,
+            done_steps=frozenset(row["steps"] or {}), effective_date=effective, today=today,
+        )  # fmt: skip
+        violations = check_action(req, profile, actor)
+        if violations:
+            status = max(ACTION_STATUS.get(v.code, 422) for v in violations)
+            raise from_violations(status, violations, aggregate_code=None)
+        prepared = None
+        if action == "sign":
+            prepared = await self.signing.prepare(actor, row, doc, profile, body)
+        now = journal.utc_stamp(self.ctx.clock.now())
+        comment = body.get("comment")
+        async with self.ctx.db.write() as conn:
+            values: dict[str, Any] = {"updated_at": now}
+            step = profile.step(action)
+            details: dict[str, Any] = {"date": effective.isoformat()}
+            if comment:
+                details["comment"] = comment
+            if step is not None:
+                values["steps"] = {**(row["steps"] or {}), action: effective.isoformat()}
+                event = action
+                await conn.execute(
+                    deadlines.update()
+                    .where(deadlines.c.document_id == doc_id, deadlines.c.kind == action)
+                    .values(met_on=effective)
+                )
+            else:
+                values["status"] = TRANSITIONS[action][1]
+                event = EVENTS[action]
+                if action == "approve":
+                    values["approved_on"] = effective
+                if action == "reject" and body.get("reason"):
+                    details["reason"] = str(body["reason"])[:1000]
+                if prepared is not None:
+                    values["signed_xml"] = prepared.xml
+                    await conn.execute(signatures.insert().values(document_id=doc_id, **prepared.row))
+                    details.update(
+                        {k: prepared.row[k] for k in ("source", "subject", "inn", "ogrn", "serial", "content_sha256")}
+                    )
+            changed = await conn.execute(
+                documents.update()
+                .where(documents.c.id == doc_id, documents.c.status == row["status"], documents.c.updated_at == row["updated_at"])
+                .values(**values)
+            )
+            if changed.rowcount != 1:
+                raise Problem(409, "concurrent_change", "Документ изменён другим запросом; повторите действие")
+            if action == "send":
+                systems = [s.value for s in profile.routing.get(row["type"], [])]
+                details["systems"] = systems
+                await self._enqueue(conn, actor, row, profile, systems, now)
+            await journal.append(
+                conn, event=event, actor=actor.label, document_id=doc_id, municipality=profile.id, at=now, details=details
+            )
+            if action == "approve":
+                opened, _ = self._deadlines_for(profile, row["type"], "approved", effective)
+                await self._open_deadlines(conn, doc_id, profile.id, opened)
+            event_ctx = ActionEvent(conn=conn, actor=actor, row=row, action=action, details=details, profile=profile)
+            for hook in self.action_hooks:
+                await hook(event_ctx)
+        if (action == "send" or event_ctx.enqueued) and self.on_enqueued is not None:
+            self.on_enqueued()
+        log.info("document action id=%s action=%s", doc_id, action)
+        return await self.get(actor, doc_id)
+
+    async def _enqueue(
+        self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any], profile: Profile, systems: list[str], now: str
+    ) -> None:
+        """One delivery row and one outbox message per target system, in the caller's transaction."""
+        xml = canonical_xml(row, profile)
+        sigs = (
+            await conn.execute(sa.select(signatures.c.der).where(signatures.c.document_id == row["id"]).order_by(signatures.c.id))
+        ).scalars().all()
+        org = profile.organisation(actor.org)
+        identity = self.signing.keys.identity_of(profile.id, actor.org, actor.role.value)
+        submitter = {
+            "org": actor.org,
+            "role": actor.role.value,
+            "name": org.name if org else actor.org,
+            "inn": identity.inn if identity and identity.inn else "",
+            "ogrn": identity.ogrn if identity and identity.ogrn else "",
+        }
+        # A document sent again (a corrected version after the system returned it) is a new
+        # revision: a new message id, and the earlier receipt id as ``correction_of``.
+        revision = (
+            await conn.execute(
+                sa.select(sa.func.count()).select_from(journal_table)
+                .where(journal_table.c.document_id == row["id"], journal_table.c.event == "sent")
+            )
+        ).scalar_one()  # fmt: skip
+        earlier = {
+            d["system"]: d
+            for d in (await conn.execute(sa.select(deliveries).where(deliveries.c.document_id == row["id"]))).mappings()
+        }
+        messages = []
+        for system in systems:
+            detail = {"message_id": delivery_message_id(row["id"], system, revision), "revision": revision}
+            previous = earlier.get(system)
+            extra = {}
+            if previous is None:
+                await conn.execute(
+                    deliveries.insert().values(document_id=row["id"], system=system, status="pending", detail=detail, updated_at=now)
+                )
+            else:
+                receipt = (previous["detail"] or {}).get("external_id")
+                if receipt:
+                    extra["correction_of"] = str(receipt)
+                await conn.execute(
+                    deliveries.update()
+                    .where(deliveries.c.document_id == row["id"], deliveries.c.system == system)
+                    .values(status="pending", detail=detail, updated_at=now)
+                )
+            body = build_body(
+                row=row, system=system, xml=xml, profile=profile, signatures=list(sigs), submitter=submitter, extra=extra
+            )
+            messages.append(outbox_message(row, system, body, revision))
+        await outbox.add_messages(conn, messages)
+
+    # ------------------------------------------------------------------ reads
+    def visible(self, actor: Actor, row: Mapping[str, Any]) -> bool:
+        if row["municipality"] != actor.municipality:
+            return False
+        if actor.role.value == "provider":
+            return bool(
+                (actor.inn and row["provider_inn"] == actor.inn)
+                or (row["created_by_role"] == "provider" and row["created_by_org"] == actor.org)
+            )
+        return True
+
+    async def load_visible(self, actor: Actor, doc_id: str) -> Mapping[str, Any]:
+        try:
+            uuid.UUID(doc_id)
+        except ValueError:
+            raise Problem(404, "document_not_found", "Документ не найден") from None
+        async with self.ctx.db.read() as conn:
+            row = (await conn.execute(sa.select(documents).where(documents.c.id == doc_id))).mappings().first()
+        if row is None or not self.visible(actor, row):
+            raise Problem(404, "document_not_found", "Документ не найден")
+        return row
+
+    async def get(self, actor: Actor, doc_id: str) -> dict[str, Any]:
+        from gateway.workflow.views import document_resource
+
+        row = await self.load_visible(actor, doc_id)
+        async with self.ctx.db.read() as conn:
+            rows = (
+                await conn.execute(sa.select(deliveries).where(deliveries.c.document_id == doc_id).order_by(deliveries.c.system))
+            ).mappings().all()
+        return document_resource(row, rows, self.profile(row["municipality"]), actor)
+
+
+def _parse_effective_date(body: Mapping[str, Any], today: dt.date) -> dt.date:
+    value = body.get("date")
+    if value is None:
+        return today
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        from gateway.workflow.problems import FieldError
+
+        raise Problem(
+            422, "date_parsing", "Ожидается дата в формате ГГГГ-ММ-ДД",
+            [FieldError("date_parsing", "/date", "Ожидается дата в формате ГГГГ-ММ-ДД")],
+        ) from None  # fmt: skip
