@@ -1,8 +1,7 @@
 """GOST X.509 certificates and CRLs: parsing and the qualified-certificate fields.
 
 Pure (``asn1crypto`` structures, no I/O, no cryptography).  Chain validation lives in
-:mod:`signing.chain`; ``validate_chain``, ``ChainResult``, ``public_key`` and
-``verify_signed_by`` are also reachable from here for convenience.
+:mod:`signing.chain`, which imports this module (never the other way round).
 """
 
 from __future__ import annotations
@@ -292,11 +291,3 @@ def load_crl(data: bytes) -> RevocationList:
 def certificate_from_base64(text: str) -> Certificate:
     return parse_certificate(base64.b64decode("".join(text.split())))
 
-
-def __getattr__(name: str) -> Any:
-    """Forward the validation API to :mod:`signing.chain` (kept apart to stay small)."""
-    if name in ("validate_chain", "ChainResult", "public_key", "verify_signed_by"):
-        from signing import chain
-
-        return getattr(chain, name)
-    raise AttributeError(name)

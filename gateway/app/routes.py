@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.context import Context
+from gateway.documents.model_schema import json_schema
 from gateway.documents.registry import DOCUMENT_TYPES, personal_fields
-from gateway.documents.xml_form import XmlInputError, json_schema, read_document
+from gateway.documents.xml_form import XmlInputError, read_document
 from gateway.store.tables import documents, journal, signatures
 from gateway.workflow.app_keys import CTX, SERVICE, TRANSPORT
 from gateway.workflow.deadlines import STATUSES, list_deadlines

@@ -11,45 +11,14 @@ DTDs and entities before anything else and validates against the XSD.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from lxml import etree
 
+from gateway.documents.model_schema import json_schema, pascal, resolve, safe_parser
 from gateway.documents.registry import BY_XML_ROOT, DOCUMENT_TYPES, XML_NAMESPACE
 
 NS = "{" + XML_NAMESPACE + "}"
-
-
-def pascal(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
-
-
-@cache
-def json_schema(doc_type: str) -> dict[str, Any]:
-    return DOCUMENT_TYPES[doc_type].model.model_json_schema(mode="validation")
-
-
-def resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> tuple[Mapping[str, Any], bool]:
-    """Follow ``$ref`` and unwrap ``anyOf [X, null]``; return (schema, nullable)."""
-    nullable = False
-    while True:
-        if "$ref" in node:
-            node = defs[node["$ref"].rsplit("/", 1)[1]]
-            continue
-        any_of = node.get("anyOf")
-        if any_of:
-            rest = [n for n in any_of if n.get("type") != "null"]
-            nullable = nullable or len(rest) < len(any_of)
-            if len(rest) == 1:
-                node = rest[0]
-                continue
-        return node, nullable
-
-
-def is_decimal(node: Mapping[str, Any]) -> bool:
-    types = {n.get("type") for n in node.get("anyOf", ())}
-    return types == {"number", "string"}
 
 
 def _text(value: Any) -> str:
@@ -110,14 +79,6 @@ class XmlInputError(ValueError):
         super().__init__(detail)
         self.code = code
         self.detail = detail
-
-
-def safe_parser() -> etree.XMLParser:
-    """A parser that never loads a DTD, resolves an entity or touches the network."""
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
-        remove_comments=False, remove_pis=False,
-    )  # fmt: skip
 
 
 def parse_untrusted(data: bytes) -> etree._Element:

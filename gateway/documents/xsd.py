@@ -14,8 +14,8 @@ from typing import Any
 
 from lxml import etree
 
+from gateway.documents.model_schema import is_decimal, json_schema, pascal, resolve, safe_parser
 from gateway.documents.registry import DOCUMENT_TYPES, XML_NAMESPACE
-from gateway.documents.xml_form import is_decimal, json_schema, pascal, resolve, safe_parser
 
 XSD_DIR = Path(__file__).resolve().parent / "xsd"
 XS = "http://www.w3.org/2001/XMLSchema"

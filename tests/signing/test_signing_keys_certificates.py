@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from signing.certificates import certificate_from_base64, load_certificate, load_crl, validate_chain
+from signing.certificates import certificate_from_base64, load_certificate, load_crl
+from signing.chain import validate_chain
 from signing.keys import KeyFileError, Signer, load_signer, pkcs8_to_pem, read_key_material
 from signing.test_pki import TestPKI
 

@@ -130,7 +130,7 @@ def test_signature_value_is_over_the_exact_signedinfo_template(pki: TestPKI, eng
     c14n = etree.tostring(si, method="c14n", exclusive=True, with_comments=False)
     assert c14n.startswith(b'<ds:SignedInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:CanonicalizationMethod')
     sig = base64.b64decode(root.findtext(f".//{DS}SignatureValue") or "")
-    from signing.certificates import public_key
+    from signing.chain import public_key
 
     assert public_key(signer.certificate, engine).verify_digest(engine.digest("streebog256", c14n), sig)
 
