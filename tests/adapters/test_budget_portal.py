@@ -16,7 +16,7 @@ from adapters.budget_portal import BudgetPortalClient
 from adapters.config import BreakerSettings, BudgetPortalSettings, RateLimitSettings
 from emulators.budget_portal.emulator import create_app
 from emulators.budget_portal.store import RegistryStore
-from tests.adapters.conftest import (
+from tests.support.adapters import (
     FAULT_IDS,
     TRANSIENT_FAULTS,
     assert_permanent,

@@ -18,7 +18,7 @@ from adapters.config import BreakerSettings, EaisSettings, RateLimitSettings
 from adapters.eais import EaisAdapter
 from adapters.eais import mapping as eais_mapping
 from emulators.eais.emulator import create_app
-from tests.adapters.conftest import (
+from tests.support.adapters import (
     FAULT_IDS,
     TRANSIENT_FAULTS,
     assert_permanent,

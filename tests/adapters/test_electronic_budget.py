@@ -21,7 +21,7 @@ from emulators.electronic_budget.soap import WSDL_DIR
 from emulators.electronic_budget.state import StorePublisher
 from signing import cms
 from signing.test_pki import TestPKI
-from tests.adapters.conftest import (
+from tests.support.adapters import (
     FAULT_IDS,
     TRANSIENT_FAULTS,
     assert_permanent,

@@ -30,7 +30,7 @@ from emulators.navigator.state import NavigatorState
 from gateway.documents.consumer import ServiceContract
 from signing import cms
 from signing.test_pki import TestPKI
-from tests.adapters.conftest import (
+from tests.support.adapters import (
     FAULT_IDS,
     TRANSIENT_FAULTS,
     assert_permanent,

@@ -21,7 +21,7 @@ from adapters.navigator import CertificateCorrection, CertificateRecord, Documen
 from emulators.navigator.emulator import create_app
 from emulators.navigator.state import NavigatorState
 from gateway.documents.xml_form import render
-from tests.adapters.conftest import assert_permanent, control, received
+from tests.support.adapters import assert_permanent, control, received
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from sqlalchemy import select
 from queues import outbox
 from queues.worker import Handler, Worker
 from queues.worker_demo import DemoHandler, effects
-from tests.queues.conftest import Backend
-from tests.queues.helpers import (
+from tests.support.queue_helpers import (
     ChaosProxy,
     WorkerProcess,
     demo_message,
@@ -27,6 +26,7 @@ from tests.queues.helpers import (
     send,
     wait_until,
 )
+from tests.support.queues import Backend
 
 pytestmark = pytest.mark.timeout(150)
 

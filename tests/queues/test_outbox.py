@@ -11,8 +11,8 @@ from queues import inbox, outbox
 from queues.backpressure import BackpressureProbe
 from queues.config import BackpressureConfig
 from queues.schema import outbox as outbox_table
-from tests.queues.conftest import Backend
-from tests.queues.helpers import demo_message, send
+from tests.support.queue_helpers import demo_message, send
+from tests.support.queues import Backend
 
 
 async def _unsent(engine: AsyncEngine) -> int:

@@ -20,8 +20,8 @@ from queues.schema import outbox as outbox_table
 from queues.schema import utcnow
 from queues.worker import Handler, Worker
 from queues.worker_demo import DemoHandler, effects
-from tests.queues.conftest import Backend
-from tests.queues.helpers import demo_message, effect_counts, send, wait_until
+from tests.support.queue_helpers import demo_message, effect_counts, send, wait_until
+from tests.support.queues import Backend
 
 
 def _worker(backend: Backend, delay: float = 0.0, relay: bool = True) -> Worker:

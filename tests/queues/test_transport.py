@@ -9,8 +9,8 @@ import pytest
 
 from queues.abc import Delivery, Message, QueueKind
 from queues.errors import UnroutableError
-from tests.queues.conftest import Backend
-from tests.queues.helpers import wait_until
+from tests.support.queue_helpers import wait_until
+from tests.support.queues import Backend
 
 
 async def test_publish_consume_ack_preserves_message(backend: Backend) -> None:

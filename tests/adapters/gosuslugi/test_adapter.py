@@ -8,7 +8,7 @@ import pytest
 from adapters.base import Outgoing, PermanentError
 from adapters.gosuslugi import mapping, new_message_id
 from adapters.gosuslugi.adapter import GosuslugiAdapter
-from tests.smev_support import Emulator, MakeClient
+from tests.support.smev import Emulator, MakeClient
 
 
 def outgoing(reply_to: str, mid: str | None, decision: str = "refused") -> Outgoing:

@@ -16,7 +16,7 @@ from adapters.gosuslugi import envelope, faults, mapping
 from adapters.gosuslugi.faults import SmevSignatureError
 from adapters.gosuslugi.messages import Trust
 from signing.test_pki import TestPKI
-from tests.smev_support import Emulator, MakeClient
+from tests.support.smev import Emulator, MakeClient
 
 VERSIONS = ["1.1", "1.3"]
 TEST_NS = "urn://x-social-order-gateway/test/echo/1.0"

@@ -8,7 +8,7 @@ import aiohttp
 
 from adapters.base import TransientError
 from adapters.gosuslugi import IncomingRequest, RequestPoller, mapping
-from tests.smev_support import Emulator, MakeClient
+from tests.support.smev import Emulator, MakeClient
 
 
 async def inject(emulator: Emulator, count: int, version: str = "1.3") -> list[str]:

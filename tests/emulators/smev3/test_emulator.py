@@ -21,7 +21,7 @@ from emulators.smev3.faults import SmevFault, fault_envelope
 from signing.gost_engine import load_engine, openssl_env
 from signing.smev_transform import transform_element
 from signing.test_pki import TestPKI
-from tests.smev_support import Emulator, MakeClient
+from tests.support.smev import Emulator, MakeClient
 
 REPO = Path(__file__).resolve().parents[3]
 # The official schemas as published in the conformance kit kept beside the repository
