@@ -6,16 +6,16 @@ does).  Who takes each action is read from the profile's permissions, so Livny's
 goes through its finance department without a line of code about Livny.  For each
 municipality, concurrently:
 
-1. **publishing** (job 3): the social order (D1) is submitted, approved, the profile's
+1. **publishing**: the social order (D1) is submitted, approved, the profile's
    steps done, signed, sent to Electronic Budget and followed until budget.gov.ru shows it;
-2. **agreement** (job 1): the demo provider's registry application (D3) goes to the
+2. **agreement**: the demo provider's registry application (D3) goes to the
    Navigator, then the cost agreement (D4) signed by the body; the Navigator emulator
    countersigns with the provider's test key and the gateway concludes it;
-3. **registry sync** (job 2): a full reconciliation of the certificate registry with the
+3. **registry sync**: a full reconciliation of the certificate registry with the
    Navigator and EAIS DO.
 
 A job that cannot finish is reported with its stable code and the gateway's reason (for
-example a profile that still lacks data, SEEDS-DIGEST scenario 15): a report, not a crash.
+example a profile that still lacks data, docs/decrees.md §9 scenario 15): a report, not a crash.
 The gateway keeps running afterwards.
 """
 
@@ -53,7 +53,7 @@ class DemoStop(Exception):
     """A job ended before its goal: ``code`` is stable English, ``detail`` Russian for people.
 
     ``refused`` means the gateway's rules stopped it with a field-addressed problem (HTTP 4xx:
-    the gateway working as designed, e.g. scenario 15); anything else is a failure.
+    the gateway working as designed, e.g. docs/decrees.md §9 scenario 15); anything else is a failure.
     """
 
     def __init__(self, code: str, detail: str, refused: bool = False) -> None:
@@ -173,7 +173,7 @@ async def publish_social_order(c: Client, report: Report) -> None:
 
     async def published() -> dict[str, Any] | None:
         pub = await c.ok("GET", f"/api/v1/publications/{doc_id}", creator)
-        if pub.get("state") == "returned":  # the correction flow needs a person: report it
+        if pub.get("state") == "returned":  # a correction needs a person: report it
             raise DemoStop("publication_returned", "«Электронный бюджет» вернул заказ на доработку")
         return dict(pub) if pub.get("state") == "published" else None
 

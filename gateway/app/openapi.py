@@ -9,7 +9,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from gateway.app.features import FEATURES
 from gateway.documents.registry import DOCUMENT_TYPES
@@ -43,8 +44,8 @@ _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    models = [(t.model, "validation") for t in DOCUMENT_TYPES.values()]
-    _, defs = models_json_schema(models, ref_template=REF)  # type: ignore[arg-type]
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(t.model, "validation") for t in DOCUMENT_TYPES.values()]
+    _, defs = models_json_schema(models, ref_template=REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     type_enum = list(DOCUMENT_TYPES)
     schemas.update(

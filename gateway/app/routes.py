@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -124,13 +125,16 @@ async def list_documents(request: web.Request) -> web.Response:
         )
     async with ctx.db.read() as conn:
         total = (await conn.execute(sa.select(sa.func.count()).select_from(documents).where(*where))).scalar_one()
-        rows = (
-            await conn.execute(
-                sa.select(documents).where(*where)
-                .order_by(documents.c.created_at.desc(), documents.c.id)
-                .limit(size).offset((page - 1) * size)
-            )
-        ).mappings().all()  # fmt: skip
+        rows = cast(
+            "Sequence[Mapping[str, Any]]",
+            (
+                await conn.execute(
+                    sa.select(documents).where(*where)
+                    .order_by(documents.c.created_at.desc(), documents.c.id)
+                    .limit(size).offset((page - 1) * size)
+                )
+            ).mappings().all(),
+        )  # fmt: skip
     return json_response({"items": [summary(r) for r in rows], "page": page, "page_size": size, "total": total})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -158,6 +159,6 @@ class Settings(BaseSettings):
         return self.effective_database_url.startswith("sqlite")
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build the settings from the environment, with explicit overrides (used by tests and the CLI)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    return Settings(**overrides)

@@ -10,7 +10,7 @@ DTDs and entities before anything else and validates against the XSD.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lxml import etree
@@ -33,12 +33,13 @@ def render(
     *,
     document_id: str | None,
     municipality: str,
-    systems: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    systems: Sequence[tuple[str, str]] = (),
 ) -> bytes:
     """Render the JSON form of a validated payload (``model_dump(mode="json")``) as canonical XML."""
     schema = json_schema(doc_type)
     defs = schema.get("$defs", {})
-    root = etree.Element(NS + DOCUMENT_TYPES[doc_type].xml_root, nsmap={None: XML_NAMESPACE})
+    # lxml-stubs type nsmap as Mapping[str, str]; lxml takes None as the default namespace's prefix.
+    root = etree.Element(NS + DOCUMENT_TYPES[doc_type].xml_root, nsmap={None: XML_NAMESPACE})  # type: ignore[dict-item]
     if document_id is not None:
         root.set("Id", f"doc-{document_id}")
     root.set("municipality", municipality)
@@ -63,7 +64,7 @@ def _put(el: etree._Element, node: Mapping[str, Any], prop: Mapping[str, Any], v
     if node.get("type") == "object":
         _fill(el, node, value, defs)
     elif node.get("type") == "array":
-        item_name = prop.get("x-xml-item") or node.get("x-xml-item")
+        item_name: str = prop.get("x-xml-item") or node["x-xml-item"]
         item_node, _ = resolve(node["items"], defs)
         for entry in value:
             child = etree.SubElement(el, NS + item_name)
@@ -89,7 +90,8 @@ def parse_untrusted(data: bytes) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         raise XmlInputError("xml_malformed", f"XML не разобран: строка {exc.lineno}") from None
     tree = root.getroottree()
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    # lxml-stubs' DocInfo lacks ``doctype`` (lxml has it).
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:  # type: ignore[union-attr]
         raise XmlInputError("xml_dtd_forbidden", "XML с объявлением DTD или сущностей не принимается")
     return root
 
@@ -105,7 +107,7 @@ def read_document(data: bytes) -> tuple[str, str, dict[str, Any]]:
     doc_type = BY_XML_ROOT[qname.localname].id
     xsd = schema_for(doc_type)
     if not xsd.validate(root.getroottree()):
-        err = xsd.error_log.last_error
+        err = xsd.error_log.last_error  # type: ignore[attr-defined]  # lxml-stubs' _ErrorLog is empty
         raise XmlInputError("xml_schema_invalid", f"XML не соответствует XSD (строка {err.line}): {err.message}")
     schema = json_schema(doc_type)
     payload = _read_object(root, schema, schema.get("$defs", {}), skip={"InformationSystem"})

@@ -25,7 +25,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # gateway.store.migrate always sets it
+        raise RuntimeError("the Alembic config has no sqlalchemy.url")
+    engine = create_async_engine(url)
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()

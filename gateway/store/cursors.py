@@ -1,4 +1,4 @@
-"""Where a flow stopped reading a feed of another system: an opaque cursor per name, in the database.
+"""Where a feature stopped reading a feed of another system: an opaque cursor per name, in the database.
 
 The cursor is written in the same transaction as the effects of the page it ends, so a
 restart (or a dropped connection) resumes exactly after the last committed page: nothing

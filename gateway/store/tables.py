@@ -176,9 +176,9 @@ epgu_statuses = sa.Table(
     sa.Column("updated_at", sa.String(32), nullable=False),
 )
 
-# --- agreements and the recipients' register (issue 7 jobs 1–2) -------------------------
+# --- agreements and the recipients' register --------------------------------------------
 
-# Where a flow stopped reading a feed (an opaque cursor, and the last seq for comparing two).
+# Where a feature stopped reading a feed (an opaque cursor, and the last seq for comparing two).
 flow_cursors = sa.Table(
     "flow_cursors",
     metadata,

@@ -10,8 +10,8 @@ derived on each query from the approved social orders, so it can never go stale.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -89,9 +89,12 @@ async def list_deadlines(ctx: Context, profile: Profile, statuses: Iterable[str]
     wanted = set(statuses)
     today = ctx.clock.today()
     async with ctx.db.read() as conn:
-        step_rows = (
-            await conn.execute(sa.select(deadlines).where(deadlines.c.municipality == profile.id).order_by(deadlines.c.due_on))
-        ).mappings().all()
+        step_rows = cast(
+            "Sequence[Mapping[str, Any]]",
+            (
+                await conn.execute(sa.select(deadlines).where(deadlines.c.municipality == profile.id).order_by(deadlines.c.due_on))
+            ).mappings().all(),
+        )
         approved = (
             await conn.execute(
                 sa.select(documents.c.year, sa.func.min(documents.c.approved_on))

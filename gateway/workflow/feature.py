@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ class Runtime:
             self.transport.wake()
 
 
-BackgroundTask = Callable[[Runtime, asyncio.Event], Awaitable[None]]
+BackgroundTask = Callable[[Runtime, asyncio.Event], Coroutine[Any, Any, None]]
 HookFactory = Callable[[Context], ActionHook]
 CommandInstaller = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -445,7 +445,10 @@ class DocumentService:
         except ValueError:
             raise Problem(404, "document_not_found", "Документ не найден") from None
         async with self.ctx.db.read() as conn:
-            row = (await conn.execute(sa.select(documents).where(documents.c.id == doc_id))).mappings().first()
+            row = cast(
+                "Mapping[str, Any] | None",
+                (await conn.execute(sa.select(documents).where(documents.c.id == doc_id))).mappings().first(),
+            )
         if row is None or not self.visible(actor, row):
             raise Problem(404, "document_not_found", "Документ не найден")
         return row
@@ -455,9 +458,14 @@ class DocumentService:
 
         row = await self.load_visible(actor, doc_id)
         async with self.ctx.db.read() as conn:
-            rows = (
-                await conn.execute(sa.select(deliveries).where(deliveries.c.document_id == doc_id).order_by(deliveries.c.system))
-            ).mappings().all()
+            rows = cast(
+                "Sequence[Mapping[str, Any]]",
+                (
+                    await conn.execute(
+                        sa.select(deliveries).where(deliveries.c.document_id == doc_id).order_by(deliveries.c.system)
+                    )
+                ).mappings().all(),
+            )
         return document_resource(row, rows, self.profile(row["municipality"]), actor)
 
 

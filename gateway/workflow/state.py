@@ -1,6 +1,6 @@
-"""Moving a document to a status decided outside the workflow actions (flows, trackers).
+"""Moving a document to a status decided outside the workflow actions (features, trackers).
 
-Status changes made by flows (``published`` after the budget portal confirms, an
+Status changes made by features (``published`` after the budget portal confirms, an
 agreement ``concluded`` after the provider's countersignature…) go through
 :func:`transition`: guarded by the statuses they may start from, journaled in the same
 transaction, and a no-op (returning ``False``) when another process got there first.

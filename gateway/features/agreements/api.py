@@ -1,4 +1,4 @@
-"""Job 1: agreements (D4) for signing — the Navigator's change feed, the agreement's API and CLI.
+"""Agreements (D4) for signing — the Navigator's change feed, the agreement's API and CLI.
 
 The way of an agreement: ``POST /api/v1/documents`` (the authorized body creates it),
 ``approve``, ``sign`` (the body's server-side key), ``send`` (the transport pushes it to the
@@ -94,7 +94,7 @@ class AgreementPoller:
                 elif isinstance(change, DocumentStatus):
                     report.count(await self.signing.apply_status(change))
                 else:
-                    report.count("skipped")  # contracts and enrolments are another flow's
+                    report.count("skipped")  # contracts and enrolments are another feature's
                 position = change.seq
             async with self.ctx.db.write() as conn:
                 await cursors.save(conn, FEED, page.cursor, position)

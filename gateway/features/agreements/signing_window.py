@@ -31,7 +31,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -183,7 +183,7 @@ class AgreementSigning:
                 await conn.execute(sa.select(documents).where(documents.c.id == document_id, documents.c.type == AGREEMENT))
             ).mappings().first()
             if row is not None:
-                return row
+                return cast("Mapping[str, Any]", row)
         return await self._by_navigator_id(conn, navigator_id)
 
     async def _by_navigator_id(self, conn: AsyncConnection, navigator_id: str) -> Mapping[str, Any] | None:
@@ -197,7 +197,8 @@ class AgreementSigning:
         ).all()  # fmt: skip
         for document_id, detail in found:
             if isinstance(detail, Mapping) and detail.get("external_id") == navigator_id:
-                return (await conn.execute(sa.select(documents).where(documents.c.id == document_id))).mappings().first()
+                agreement = (await conn.execute(sa.select(documents).where(documents.c.id == document_id))).mappings().first()
+                return cast("Mapping[str, Any] | None", agreement)
         return None
 
     async def navigator_id_of(self, conn: AsyncConnection, document_id: str) -> str | None:
@@ -210,11 +211,12 @@ class AgreementSigning:
         return str(value) if value else None
 
     async def _window(self, conn: AsyncConnection, document_id: str) -> Mapping[str, Any] | None:
-        return (
+        window = (
             await conn.execute(
                 sa.select(deadlines).where(deadlines.c.document_id == document_id, deadlines.c.kind == WINDOW_KIND)
             )
         ).mappings().first()
+        return cast("Mapping[str, Any] | None", window)
 
     # ------------------------------------------------------------------ reports to the Navigator
     async def _report(
@@ -276,7 +278,9 @@ class AgreementSigning:
         async with self.ctx.db.write() as conn:
             if not await inbox.claim(conn, INBOX_CONSUMER, key):
                 return "duplicate"
-            current = (await conn.execute(sa.select(documents).where(documents.c.id == row["id"]))).mappings().one()
+            current = cast(
+                "Mapping[str, Any]", (await conn.execute(sa.select(documents).where(documents.c.id == row["id"]))).mappings().one()
+            )
             window = await self._window(conn, row["id"])
             base = {"navigator_id": change.navigator_id, "change_seq": change.seq, **_signer_details(verdict.report)}
             if current["status"] in WAITING and window is not None and signed_on > window["due_on"]:
@@ -389,7 +393,9 @@ class AgreementSigning:
         expired = 0
         for doc_id, _ in rows:
             async with self.ctx.db.write() as conn:
-                row = (await conn.execute(sa.select(documents).where(documents.c.id == doc_id))).mappings().one()
+                row = cast(
+                    "Mapping[str, Any]", (await conn.execute(sa.select(documents).where(documents.c.id == doc_id))).mappings().one()
+                )
                 window = await self._window(conn, doc_id)
                 assert window is not None
                 done, queued = await self._expire(conn, row, window, await self.navigator_id_of(conn, doc_id))

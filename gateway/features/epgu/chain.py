@@ -1,4 +1,4 @@
-"""Scenario 13: a consumer application (D5) leads to a certificate (D6) and a contract (D7).
+"""Scenario 13 (docs/decrees.md §9): a consumer application (D5) leads to a certificate (D6) and a contract (D7).
 
 The application may come from EPGU or the Navigator; these helpers only build the next
 document from the previous ones and take it through the ordinary submit and actions

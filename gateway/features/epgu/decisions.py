@@ -8,7 +8,7 @@ The D6 and D7 name their application by link (id, or number within the municipal
 status is queued by :func:`on_action`, an action hook of :class:`~gateway.workflow.service.
 DocumentService`, so it is written in the decision's own transaction.  Applications that did
 not come from EPGU get nothing.  ``accepted`` (and a refusal on receipt) is queued by
-:mod:`gateway.features.epgu.intake` with the document itself.  Flows that decide outside the workflow
+:mod:`gateway.features.epgu.intake` with the document itself.  Features that decide outside the workflow
 actions (e.g. a contract concluded in the Navigator) call :func:`notify` in their transaction.
 """
 

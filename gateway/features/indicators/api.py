@@ -1,4 +1,4 @@
-"""Flow: the KPI rows computable from the exchanged documents, ``GET /api/v1/indicators``."""
+"""Feature: the KPI rows computable from the exchanged documents, ``GET /api/v1/indicators``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The KPI rows of the decrees' indicator table computable from the exchanged documents (SEEDS-DIGEST §6).
+"""The KPI rows of the decrees' indicator table computable from the exchanged documents (docs/decrees.md §6).
 
 Computed for one municipality and one year from what the gateway holds:
 
@@ -23,7 +23,7 @@ import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -100,7 +100,7 @@ async def _stream(conn: AsyncConnection, municipality: str, doc_type: str) -> As
     )
     result = await conn.stream(query)
     async for row in result.mappings():
-        yield row
+        yield cast("Mapping[str, Any]", row)
 
 
 async def gather(ctx: Context, municipality: str, year: int) -> Facts:
@@ -112,7 +112,7 @@ async def gather(ctx: Context, municipality: str, year: int) -> Facts:
             if not inn:
                 continue
             try:
-                form = LegalForm(provider.get("legal_form"))
+                form = LegalForm(provider.get("legal_form") or "")
             except ValueError:
                 form = None
             known = facts.legal_forms.get(inn)

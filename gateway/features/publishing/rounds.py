@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,7 +45,7 @@ def tracked(profile: Profile, doc_type: str) -> bool:
 
 
 async def latest_round(conn: AsyncConnection, document_id: str) -> Mapping[str, Any] | None:
-    return (
+    row = (
         await conn.execute(
             sa.select(publication_rounds)
             .where(publication_rounds.c.document_id == document_id)
@@ -53,6 +53,7 @@ async def latest_round(conn: AsyncConnection, document_id: str) -> Mapping[str, 
             .limit(1)
         )
     ).mappings().first()
+    return cast("Mapping[str, Any] | None", row)
 
 
 async def on_send(ctx: Context, event: ActionEvent) -> None:

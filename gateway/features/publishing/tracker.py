@@ -10,9 +10,9 @@ system leaves the round as it was for the next pass.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 
@@ -67,17 +67,21 @@ class Tracker:
         after: tuple[str, int] = ("", -1)
         while True:
             async with self.ctx.db.read() as conn:
-                page = (
-                    await conn.execute(
-                        sa.select(publication_rounds)
-                        .where(
-                            publication_rounds.c.state.in_(OPEN_STATES),
-                            sa.tuple_(publication_rounds.c.document_id, publication_rounds.c.revision) > sa.tuple_(*after),
+                page = cast(
+                    "Sequence[Mapping[str, Any]]",
+                    (
+                        await conn.execute(
+                            sa.select(publication_rounds)
+                            .where(
+                                publication_rounds.c.state.in_(OPEN_STATES),
+                                sa.tuple_(publication_rounds.c.document_id, publication_rounds.c.revision)
+                                > sa.tuple_(*after),
+                            )
+                            .order_by(publication_rounds.c.document_id, publication_rounds.c.revision)
+                            .limit(self.batch)
                         )
-                        .order_by(publication_rounds.c.document_id, publication_rounds.c.revision)
-                        .limit(self.batch)
-                    )
-                ).mappings().all()
+                    ).mappings().all(),
+                )
             for round_ in page:
                 try:
                     await self._advance(round_, report)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -70,7 +70,7 @@ async def load_publication(ctx: Context, doc: Mapping[str, Any]) -> dict[str, An
         .order_by(publication_rounds.c.revision)
     )  # fmt: skip
     async with ctx.db.read() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+        rows = cast("Sequence[Mapping[str, Any]]", (await conn.execute(query)).mappings().all())
     first = rows[0]
     rounds = [r for r in rows if r["revision"] is not None]
     deadline = (
@@ -98,7 +98,7 @@ async def list_publications(ctx: Context, municipality: str, state: str | None, 
         )  # fmt: skip
         if state is not None:
             query = query.where(publication_rounds.c.state == state)
-        rows = (await conn.execute(query)).mappings().all()
+        rows = cast("Sequence[Mapping[str, Any]]", (await conn.execute(query)).mappings().all())
     return [
         {"document_id": r["document_id"], "type": r["doc_type"], "number": r["number"],
          "document_status": r["document_status"], **round_json(r)}

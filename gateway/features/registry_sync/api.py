@@ -1,4 +1,4 @@
-"""Job 2: the recipients' register (D6 holders, plan 5.3) synced between the gateway, the Navigator and EAIS DO.
+"""The recipients' register (D6 holders, plan 5.3) synced between the gateway, the Navigator and EAIS DO.
 
 **Incremental** runs read the Navigator's certificate registry after the stored cursor
 (one per municipality); **full** runs read it from the beginning and also report the
@@ -40,7 +40,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -113,7 +113,10 @@ def _effective_status(row: Mapping[str, Any], lease_s: float) -> str:
 
 async def run_resource(ctx: Context, run_id: str, municipality: str | None = None, items: int = 100) -> dict[str, Any] | None:
     async with ctx.db.read() as conn:
-        row = (await conn.execute(sa.select(registry_sync_runs).where(registry_sync_runs.c.id == run_id))).mappings().first()
+        row = cast(
+            "Mapping[str, Any] | None",
+            (await conn.execute(sa.select(registry_sync_runs).where(registry_sync_runs.c.id == run_id))).mappings().first(),
+        )
         if row is None or (municipality is not None and municipality not in row["municipalities"]):
             return None
         report: dict[str, Any] = {}

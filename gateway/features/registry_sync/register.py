@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -118,7 +118,7 @@ async def rows_by_number(conn: AsyncConnection, municipality: str, numbers: Sequ
     where, params = _numbers_clause(conn, municipality, numbers)
     sql = f"SELECT {', '.join(c.name for c in ENTRY_COLUMNS)} FROM {reg.name} WHERE {where}"
     result = await conn.exec_driver_sql(sql, params)
-    return {row["number"]: row for row in result.mappings()}
+    return {row["number"]: cast("Mapping[str, Any]", row) for row in result.mappings()}
 
 
 def _numbers_clause(

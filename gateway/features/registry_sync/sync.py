@@ -29,7 +29,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -329,12 +329,12 @@ class RegisterSync:
             last = ""
             while True:
                 async with self.ctx.db.read() as conn:
-                    rows = (
+                    rows = cast("Sequence[Mapping[str, Any]]", (
                         await conn.execute(
                             sa.select(*ENTRY_COLUMNS).where(reg.c.municipality == m, unseen, reg.c.number > last)
                             .order_by(reg.c.number).limit(self.settings.push_batch)
                         )
-                    ).mappings().all()  # fmt: skip
+                    ).mappings().all())  # fmt: skip
                 if not rows:
                     break
                 last = rows[-1]["number"]
@@ -393,12 +393,12 @@ class RegisterSync:
                 last = ""
                 while True:
                     async with self.ctx.db.read() as conn:
-                        rows = (
+                        rows = cast("Sequence[Mapping[str, Any]]", (
                             await conn.execute(
                                 sa.select(*ENTRY_COLUMNS).where(reg.c.municipality == m, flag == sa.true(), reg.c.number > last)
                                 .order_by(reg.c.number).limit(self.settings.push_batch)
                             )
-                        ).mappings().all()  # fmt: skip
+                        ).mappings().all())  # fmt: skip
                     if not rows:
                         break
                     last = rows[-1]["number"]

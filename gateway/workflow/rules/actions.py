@@ -104,7 +104,7 @@ def check_action(req: ActionRequest, profile: Profile, actor: Actor) -> list[Vio
     rule = profile.permissions[req.doc_type][req.action]
     missing = [s for s in rule.requires_steps if s not in req.done_steps]
     if missing:
-        titles = "; ".join(profile.step(s).title for s in missing if profile.step(s) is not None)  # type: ignore[union-attr]
+        titles = "; ".join(step.title for s in missing if (step := profile.step(s)) is not None)
         out.append(Violation("steps_required", "", f"Сначала должны быть выполнены шаги: {titles}"))
     if (
         req.action == "approve"

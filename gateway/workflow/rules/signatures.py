@@ -1,6 +1,6 @@
 """Who may sign a document: a qualified signature of a person entitled to act for the party.
 
-Livny it. 9 (SEEDS-DIGEST §3.4, §9 scenario 2): documents exchanged through the four
+Livny it. 9 (docs/decrees.md §3.4, §9 scenario 2): documents exchanged through the four
 systems are signed with the УКЭП of a person entitled to act for the authorized body or
 the provider.  The facts about a verified signature come in as :class:`SignerFacts`
 (from ``signing``), the party's identity from the document or the key registry; this

@@ -1,6 +1,6 @@
 """Rules applied when a document is submitted (POST /api/v1/documents): pure functions.
 
-Each rule cites the decree clause it comes from (SEEDS-DIGEST §9 scenario numbers in
+Each rule cites the decree clause it comes from (docs/decrees.md §9 scenario numbers in
 brackets).  Inputs are the validated model, the municipality profile, today's date and
 the documents its links resolve to; the output is violations (the request is refused,
 nothing is stored) and notices (returned with the 202 answer).
