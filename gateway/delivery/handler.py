@@ -25,13 +25,12 @@ from adapters.base import Adapter, Outcome
 from adapters.base import PermanentError as AdapterPermanent
 from adapters.base import TransientError as AdapterTransient
 from gateway.delivery.messages import to_outgoing
+from gateway.documents.status import DocumentStatus
 from gateway.store import journal
 from gateway.store.tables import deliveries, documents
 from queues import Handler, Message, PermanentError, TransientError
 
 log = logging.getLogger("gateway.deliveries")
-
-FINAL_DOCUMENT_STATUSES = ("delivered", "published")
 
 
 async def set_delivery(
@@ -119,8 +118,8 @@ class SystemHandler(Handler):
         if remaining == 0:
             await conn.execute(
                 documents.update()
-                .where(documents.c.id == document_id, documents.c.status == "sent")
-                .values(status="delivered", updated_at=journal.utc_stamp())
+                .where(documents.c.id == document_id, documents.c.status == DocumentStatus.sent)
+                .values(status=DocumentStatus.delivered.value, updated_at=journal.utc_stamp())
             )
 
     async def on_dead_letter(self, message: Message, reason: str, session: AsyncSession) -> None:

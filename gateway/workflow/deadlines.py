@@ -16,9 +16,9 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from gateway.context import Context
+from gateway.documents.status import LIVE_STATUSES
 from gateway.municipalities import Profile
 from gateway.store.tables import deadlines, documents
-from gateway.workflow.rules.submission import LIVE_STATUSES
 
 STATUSES = ("open", "met", "overdue")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.documents.status import SYSTEM_TRANSITIONS, DocumentStatus
 from gateway.store import journal
 from gateway.store.tables import documents
 
@@ -29,6 +30,10 @@ async def transition(
     details: Mapping[str, Any],
     extra_values: Mapping[str, Any] | None = None,
 ) -> bool:
+    target = DocumentStatus(to)
+    unknown = [s for s in allowed_from if target not in SYSTEM_TRANSITIONS.get(DocumentStatus(s), frozenset())]
+    if unknown:
+        raise ValueError(f"no transition {unknown} -> {target} in gateway.documents.status.SYSTEM_TRANSITIONS")
     result = await conn.execute(
         documents.update()
         .where(documents.c.id == document_id, documents.c.status.in_(allowed_from))

@@ -29,10 +29,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.documents.common import DocNumber, Money, Period, PositiveMoney
+from gateway.documents.status import LIVE_STATUSES
 from gateway.store.tables import documents, epgu_applications, epgu_statuses
 from gateway.workflow.problems import Problem, from_validation_error
 from gateway.workflow.rules.actions import Actor
-from gateway.workflow.rules.submission import LIVE_STATUSES
 from gateway.workflow.service import DocumentService, Submission
 from gateway.workflow.views import summary
 

@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.context import Context
 from gateway.documents.common import LegalForm
+from gateway.documents.status import LIVE_STATUSES
 from gateway.municipalities import Profile
 from gateway.store.tables import documents
-from gateway.workflow.rules.submission import LIVE_STATUSES
 
 ROW_IDS = ("1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "2.3", "2.4", "3.1", "3.2", "3.3", "3.4", "3.5",
            "4.1", "4.2", "4.3", "4.4", "4.5", "5.1", "5.2", "5.3")  # fmt: skip

@@ -13,18 +13,13 @@ from dataclasses import dataclass
 from gateway.documents.common import DocumentBase
 from gateway.documents.order import SocialOrder
 from gateway.documents.provider import ProviderRegistryApplication
+from gateway.documents.status import ACTION_EVENTS, ACTION_TRANSITIONS, LIVE_STATUSES
 from gateway.municipalities.profile import Profile, Role
-from gateway.workflow.rules.submission import LIVE_STATUSES
 from gateway.workflow.rules.violations import Violation
 
 # action -> (statuses it may start from, status it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "approve": (frozenset({"submitted"}), "approved"),
-    "reject": (frozenset({"submitted", "approved"}), "rejected"),
-    "sign": (frozenset({"approved", "signed"}), "signed"),
-    "send": (frozenset({"approved", "signed"}), "sent"),
-}
-EVENTS = {"approve": "approved", "reject": "rejected", "sign": "signed", "send": "sent"}
+TRANSITIONS = ACTION_TRANSITIONS
+EVENTS = ACTION_EVENTS
 
 
 @dataclass(frozen=True)

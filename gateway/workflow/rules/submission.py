@@ -20,6 +20,7 @@ from gateway.documents.consumer import ConsumerApplication, ServiceContract, Soc
 from gateway.documents.order import OrderExecutionReport, SocialOrder
 from gateway.documents.provider import CostAgreement, ProviderRegistryApplication
 from gateway.documents.service_codes import ServiceCodeError, normalise
+from gateway.documents.status import LIVE_STATUSES
 from gateway.documents.walk import escape, iter_parts
 from gateway.municipalities.profile import Profile
 from gateway.workflow.rules.violations import Notice, Violation
@@ -31,9 +32,6 @@ LINKS: dict[str, dict[str, str]] = {
     "social_certificate": {"application": "consumer_application"},
     "service_contract": {"certificate": "social_certificate", "application": "consumer_application"},
 }
-# "returned": Electronic Budget returned the approved order for correction; it stays the approved order.
-# "concluded": an agreement (D4) countersigned by the provider.
-LIVE_STATUSES = frozenset({"approved", "signed", "sent", "delivered", "returned", "published", "concluded"})
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,10 @@ async def test_killed_mid_run_and_restarted(emulator: Emulator, epgu_pki_dir: Pa
     smev = emulator.smev
     profile = load_profiles(Settings().municipalities_dir)["luga"]
     async with aiohttp.ClientSession() as s:
+        # Every SMEV call takes a little longer, so the kills below land while applications are in
+        # flight however fast the gateway is (without it, a fast run could finish before the first kill).
+        async with s.post(emulator.url + "/_emulator/faults", json={"latency_ms": 40}) as r:
+            assert r.status == 200
         body = {"count": N, "version": "1.3", "applications": sample_applications(profile, N, PROVIDER)}
         async with s.post(emulator.url + "/_emulator/epgu/applications", json=body) as r:
             sent = (await r.json())["sent"]

@@ -49,7 +49,9 @@ SYSTEM_TRANSITIONS: dict[DocumentStatus, frozenset[DocumentStatus]] = {
     S.approved: frozenset({S.concluded}),  # a paper agreement, registered as concluded on paper
 }
 
-#: statuses of a document that stands (approved and not withdrawn): links may point at it
+#: statuses of a document that stands (approved and not withdrawn): links may point at it;
+#: ``returned`` is still the approved order (Electronic Budget asked for a correction),
+#: ``concluded`` an agreement countersigned by the provider
 LIVE_STATUSES: frozenset[DocumentStatus] = frozenset(
     {S.approved, S.signed, S.sent, S.delivered, S.returned, S.published, S.concluded}
 )
