@@ -38,8 +38,9 @@ def _build_parser() -> argparse.ArgumentParser:
 def _emulator_ports() -> dict[str, int]:
     """The ports the adapters' settings point at, so ``gateway emulators`` is where ``gateway serve`` looks."""
     from gateway.core.settings import load_settings
+    from gateway.systems import emulator_ports
 
-    return load_settings().systems.emulator_ports()
+    return emulator_ports(load_settings())
 
 
 def _default_trust() -> Path:

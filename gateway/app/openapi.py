@@ -14,6 +14,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from gateway.app.features import FEATURES
 from gateway.documents.registry import DOCUMENT_TYPES
+from gateway.systems import DELIVERY_SYSTEMS
 from gateway.workflow.deadlines import STATUSES
 
 REF = "#/components/schemas/{model}"
@@ -84,7 +85,7 @@ def openapi_document() -> dict[str, Any]:
                 "type": "object",
                 "required": ["system", "status"],
                 "properties": {
-                    "system": {"type": "string", "enum": ["electronic_budget", "epgu", "navigator", "eais_do"]},
+                    "system": {"type": "string", "enum": list(DELIVERY_SYSTEMS)},
                     "name": {"type": "string"},
                     "status": {"type": "string", "enum": ["pending", "sent", "delivered", "failed", "dead_lettered"]},
                     "updated_at": {"type": "string"},

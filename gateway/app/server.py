@@ -12,7 +12,6 @@ import asyncio
 import logging
 import signal
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -23,6 +22,7 @@ from gateway.context import Context
 from gateway.core.logs import configure
 from gateway.core.settings import Settings
 from gateway.delivery.transport import SYSTEMS
+from gateway.systems import emulator_ports
 from gateway.workflow.feature import Runtime
 
 log = logging.getLogger("gateway")
@@ -44,10 +44,7 @@ async def start_emulators(settings: Settings) -> list[Any]:
     if created is not None:
         print(f"Создан ТЕСТОВЫЙ УЦ и ключи для демонстрации: {created} (не для промышленной работы)", flush=True)
     pki = settings.effective_pki_dir
-    ports = settings.systems.emulator_ports()
-    smev = urlsplit(settings.smev.endpoint())
-    if smev.hostname in {"127.0.0.1", "localhost"} and smev.port:
-        ports["smev"] = smev.port  # the emulator listens where GATEWAY_SMEV__URL points
+    ports = emulator_ports(settings)  # where the settings point, system by system
     config = runner.RunConfig(
         ports=ports, trust=pki / "ca.pem", pki_dir=pki, key_password=demo_password(settings),
         navigator_certificates=settings.emulator_certificates,

@@ -116,11 +116,15 @@ def emulator_ports(settings: Settings) -> dict[str, int]:
     """The port each emulator must listen on for the settings to reach it."""
     from urllib.parse import urlsplit
 
+    from adapters.config import DEFAULT_PORTS
+
     ports = {}
     for spec in SYSTEMS:
         if spec.settings_key == "smev":
+            # The SMEV emulator listens where GATEWAY_SMEV__URL points when that is on loopback.
             url = urlsplit(settings.smev.endpoint())
-            ports[spec.emulator] = url.port or 7500
+            local = url.hostname in {"127.0.0.1", "localhost"} and url.port
+            ports[spec.emulator] = url.port if local and url.port else DEFAULT_PORTS["smev"]
         else:
             ports[spec.emulator] = getattr(settings.systems, spec.settings_key).port
     return ports
