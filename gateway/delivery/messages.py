@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.base import Outgoing
-from gateway.municipalities import Profile, System
+from gateway.municipalities import Profile
 from queues import Message, message_id_for
 
 ENVELOPE_VERSION = 1
@@ -32,7 +32,7 @@ def build_body(
 ) -> bytes:
     """``extra``: further metadata, e.g. ``correction_of`` (the receipt id of the version this one corrects)."""
     metadata = {
-        "system_name": profile.systems[System(system)].name,
+        "system_name": profile.systems[system].name,
         "document_name": profile.document_names[row["type"]],
         "document_number": row["number"],
         **{f"submitter_{k}": v for k, v in submitter.items() if v},

@@ -11,11 +11,12 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from gateway.documents.common import LegalForm
 from gateway.documents.registry import DOCUMENT_TYPES
 from gateway.documents.service_codes import is_canonical
+from gateway.systems import DELIVERY_SYSTEMS
 
 
 class Role(StrEnum):
@@ -26,11 +27,14 @@ class Role(StrEnum):
     auditor = "auditor"
 
 
-class System(StrEnum):
-    electronic_budget = "electronic_budget"
-    epgu = "epgu"
-    navigator = "navigator"
-    eais_do = "eais_do"
+def _known_system(name: str) -> str:
+    if name not in DELIVERY_SYSTEMS:
+        raise ValueError(f"unknown system {name!r}; the gateway knows {', '.join(DELIVERY_SYSTEMS)}")
+    return name
+
+
+#: A system's name in profiles: one of the systems of :mod:`gateway.systems` that documents go to.
+System = Annotated[str, AfterValidator(_known_system)]
 
 
 ACTIONS = ("create", "approve", "reject", "sign", "send")
@@ -225,8 +229,8 @@ class Profile(_Strict):
         types = set(DOCUMENT_TYPES)
         org_ids = {o.id for o in self.organisations}
         problems: list[str] = []
-        if set(self.systems) != set(System):
-            problems.append(f"systems must name all four systems, got {sorted(self.systems)}")
+        if set(self.systems) != set(DELIVERY_SYSTEMS):
+            problems.append(f"systems must name all {len(DELIVERY_SYSTEMS)} systems, got {sorted(self.systems)}")
         for key in (*self.document_names, *self.routing, *self.permissions, *self.signature_required):
             if key not in types:
                 problems.append(f"unknown document type {key!r}")

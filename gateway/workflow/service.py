@@ -358,7 +358,7 @@ class DocumentService:
             if changed.rowcount != 1:
                 raise Problem(409, "concurrent_change", "Документ изменён другим запросом; повторите действие")
             if action == "send":
-                systems = [s.value for s in profile.routing.get(row["type"], [])]
+                systems = list(profile.routing.get(row["type"], []))
                 details["systems"] = systems
                 await self._enqueue(conn, actor, row, profile, systems, now)
             await journal.append(

@@ -40,7 +40,7 @@ def canonical_xml(row: Mapping[str, Any], profile: Profile) -> bytes:
     """The bytes every signature of the document covers: stored ones if it was signed before."""
     if row.get("signed_xml"):
         return bytes(row["signed_xml"])
-    systems = [(s.value, profile.systems[s].name) for s in profile.routing.get(row["type"], [])]
+    systems = [(s, profile.systems[s].name) for s in profile.routing.get(row["type"], [])]
     return render(row["type"], row["payload"], document_id=row["id"], municipality=row["municipality"], systems=systems)
 
 

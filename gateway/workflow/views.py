@@ -57,7 +57,7 @@ def document_resource(
         "approved_on": row["approved_on"].isoformat() if row["approved_on"] else None,
         "steps": dict(row["steps"] or {}),
         "created_by": {"org": row["created_by_org"], "role": row["created_by_role"]},
-        "systems": [{"system": s.value, "name": profile.systems[s].name} for s in systems],
+        "systems": [{"system": s, "name": profile.systems[s].name} for s in systems],
         "deliveries": [
             {"system": d["system"], "name": profile.systems[d["system"]].name, "status": d["status"],
              "updated_at": d["updated_at"]}

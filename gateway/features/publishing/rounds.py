@@ -19,14 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.context import Context
 from gateway.core.working_days import CalendarRangeError
-from gateway.municipalities import Profile, System
+from gateway.municipalities import Profile
 from gateway.store import journal
 from gateway.store.tables import deadlines, deliveries, publication_rounds
 from gateway.workflow.service import ActionEvent
 
 log = logging.getLogger("gateway.publishing")
 
-SYSTEM = System.electronic_budget.value
+SYSTEM = "electronic_budget"
 DEADLINE_KIND = "budget_portal_publication"
 # submitted → registered (Electronic Budget's registration number) → accepted → published;
 # or → returned (for correction; the next revision is a new round).
@@ -40,7 +40,7 @@ def tracked(profile: Profile, doc_type: str) -> bool:
     return (
         rule is not None
         and doc_type in rule.document_types
-        and System.electronic_budget in profile.routing.get(doc_type, [])
+        and SYSTEM in profile.routing.get(doc_type, [])
     )
 
 
