@@ -38,7 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from gateway.app.server import worker
-    from gateway.delivery.transport import SYSTEMS
+    from gateway.systems import DELIVERY_SYSTEMS as SYSTEMS
 
     systems = tuple(args.system) if args.system else SYSTEMS
     unknown = set(systems) - set(SYSTEMS)

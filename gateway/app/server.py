@@ -21,8 +21,7 @@ from gateway.app.http import create_app
 from gateway.context import Context
 from gateway.core.logs import configure
 from gateway.core.settings import Settings
-from gateway.delivery.transport import SYSTEMS
-from gateway.systems import emulator_ports
+from gateway.systems import DELIVERY_SYSTEMS, emulator_ports
 from gateway.workflow.feature import Runtime
 
 log = logging.getLogger("gateway")
@@ -145,7 +144,7 @@ def serve(settings: Settings, host: str, port: int, demo: bool = False) -> int:
     return 0
 
 
-def worker(settings: Settings, systems: tuple[str, ...] = SYSTEMS) -> int:
+def worker(settings: Settings, systems: tuple[str, ...] = DELIVERY_SYSTEMS) -> int:
     configure(settings.log_level)
     asyncio.run(run_worker(settings, systems))
     return 0

@@ -141,7 +141,3 @@ class SystemHandler(Handler):
                 municipality=message.headers.get("municipality"), details={"system": self.system, "reason": reason[:500]},
             )  # fmt: skip
         log.warning("dead letter document=%s system=%s", document_id, self.system)
-
-    async def close(self) -> None:
-        if self._adapter is not None:
-            await self._adapter.close()

@@ -26,9 +26,6 @@ from queues.db import create_engine
 
 log = logging.getLogger("gateway.transport")
 
-SYSTEMS = DELIVERY_SYSTEMS
-
-
 def transport_config(ctx: Context) -> TransportConfig:
     q = ctx.settings.queue
 
@@ -38,7 +35,7 @@ def transport_config(ctx: Context) -> TransportConfig:
         )
 
     return TransportConfig(
-        systems=SYSTEMS,
+        systems=DELIVERY_SYSTEMS,
         prefix=q.prefix,
         retry=policy(q.max_attempts),
         retry_per_system={s: policy(n) for s, n in q.max_attempts_per_system.items()},
@@ -65,7 +62,6 @@ class GatewayTransport:
         self.config = transport_config(ctx)
         self.engine: AsyncEngine = create_engine(ctx.settings.effective_database_url)
         self.transport: Transport = build_transport(self.config, self.engine, ctx.settings.amqp_url)
-        self.keys = ctx.keys
         self.probe = BackpressureProbe(self.engine, self.transport, self.config.backpressure, self.config.systems)
         self.handlers: dict[str, SystemHandler] = {}
         self.worker: Worker | None = None
@@ -74,7 +70,7 @@ class GatewayTransport:
     def backend(self) -> str:
         return "rabbitmq" if self.ctx.settings.amqp_url else "embedded"
 
-    async def start(self, *, consumers: bool, relay: bool, systems: tuple[str, ...] = SYSTEMS) -> None:
+    async def start(self, *, consumers: bool, relay: bool, systems: tuple[str, ...] = DELIVERY_SYSTEMS) -> None:
         if consumers:
             self.handlers = {s: self._handler(s) for s in systems}
         self.worker = Worker(

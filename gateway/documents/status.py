@@ -55,6 +55,3 @@ SYSTEM_TRANSITIONS: dict[DocumentStatus, frozenset[DocumentStatus]] = {
 LIVE_STATUSES: frozenset[DocumentStatus] = frozenset(
     {S.approved, S.signed, S.sent, S.delivered, S.returned, S.published, S.concluded}
 )
-
-#: statuses in which every system has taken the document
-DELIVERED_STATUSES: frozenset[DocumentStatus] = frozenset({S.delivered, S.published})

@@ -21,21 +21,13 @@ if documents are delivered to it), ``emulators/<sys>/``, its settings in
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from adapters.base import Adapter, Outgoing
 from gateway.core.keyring import KeyRing
 from gateway.core.settings import Settings
-
-
-class Closable(Protocol):
-    """What every system client has: a breaker state to read and connections to release."""
-
-    async def close(self) -> None: ...
-
 
 AdapterFactory = Callable[[Settings, KeyRing], Any]
 
@@ -54,13 +46,7 @@ class SystemSpec:
     name: str | None
     settings_key: str
     emulator: str
-    title: str
     factory: AdapterFactory
-
-    @property
-    def delivers(self) -> bool:
-        """Documents are sent to it through the outbox (it has a profile name and a queue)."""
-        return self.name is not None
 
 
 def _electronic_budget(settings: Settings, keys: KeyRing) -> Adapter:
@@ -99,12 +85,11 @@ def _budget_portal(settings: Settings, keys: KeyRing) -> Any:
 
 
 SYSTEMS: tuple[SystemSpec, ...] = (
-    SystemSpec("electronic_budget", "electronic_budget", "electronic_budget", "electronic_budget",
-               "ГИИС «Электронный бюджет»", _electronic_budget),
-    SystemSpec("epgu", "epgu", "smev", "smev", "ЕПГУ (через СМЭВ 3)", _epgu),
-    SystemSpec("navigator", "navigator", "navigator", "navigator", "Навигатор дополнительного образования", _navigator),
-    SystemSpec("eais_do", "eais_do", "eais", "eais", "ЕАИС ДО", _eais),
-    SystemSpec("budget_portal", None, "budget_portal", "budget_portal", "budget.gov.ru", _budget_portal),
+    SystemSpec("electronic_budget", "electronic_budget", "electronic_budget", "electronic_budget", _electronic_budget),
+    SystemSpec("epgu", "epgu", "smev", "smev", _epgu),
+    SystemSpec("navigator", "navigator", "navigator", "navigator", _navigator),
+    SystemSpec("eais_do", "eais_do", "eais", "eais", _eais),
+    SystemSpec("budget_portal", None, "budget_portal", "budget_portal", _budget_portal),
 )  # fmt: skip
 
 BY_KEY: dict[str, SystemSpec] = {s.key: s for s in SYSTEMS}
@@ -141,7 +126,6 @@ class SystemAdapters:
         self.keys = keys
         self.specs = {s.key: s for s in specs}
         self._built: dict[str, Any] = {}
-        self._closing: asyncio.Lock | None = None
 
     def get(self, key: str) -> Any:
         """The client of system ``key`` (its :class:`SystemSpec` key), built on the first call."""
@@ -160,9 +144,6 @@ class SystemAdapters:
     def adapter(self, name: str) -> Adapter:
         """The delivering adapter of the system that profiles call ``name``."""
         return self.typed(name, Adapter)  # type: ignore[type-abstract]  # mypy refuses an ABC for type[A]; isinstance is fine
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.specs)
 
     def breaker_states(self) -> dict[str, str]:
         """Each system's circuit state; ``not_started`` for a client not built yet."""

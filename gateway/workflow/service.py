@@ -26,12 +26,13 @@ from gateway.core.working_days import CalendarRangeError
 from gateway.delivery.messages import build_body, delivery_message_id, outbox_message
 from gateway.documents.common import DocumentBase
 from gateway.documents.registry import DOCUMENT_TYPES
+from gateway.documents.status import ACTION_EVENTS, ACTION_TRANSITIONS
 from gateway.municipalities import Profile
 from gateway.store import journal
 from gateway.store.tables import deadlines, deliveries, documents, idempotency, signatures
 from gateway.store.tables import journal as journal_table
 from gateway.workflow.problems import Problem, from_validation_error, from_violations
-from gateway.workflow.rules.actions import EVENTS, TRANSITIONS, ActionRequest, Actor, check_action, permitted
+from gateway.workflow.rules.actions import ActionRequest, Actor, check_action, permitted
 from gateway.workflow.rules.submission import (
     LINKS,
     CheckResult,
@@ -338,8 +339,8 @@ class DocumentService:
                     .values(met_on=effective)
                 )
             else:
-                values["status"] = TRANSITIONS[action][1]
-                event = EVENTS[action]
+                values["status"] = ACTION_TRANSITIONS[action][1].value
+                event = ACTION_EVENTS[action]
                 if action == "approve":
                     values["approved_on"] = effective
                 if action == "reject" and body.get("reason"):

@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from gateway.documents.common import DocumentBase
 from gateway.documents.order import SocialOrder
 from gateway.documents.provider import ProviderRegistryApplication
-from gateway.documents.status import ACTION_EVENTS, ACTION_TRANSITIONS, LIVE_STATUSES
+from gateway.documents.status import ACTION_TRANSITIONS, LIVE_STATUSES
 from gateway.municipalities.profile import Profile, Role
 from gateway.workflow.rules.violations import Violation
-
-# action -> (statuses it may start from, status it leads to)
-TRANSITIONS = ACTION_TRANSITIONS
-EVENTS = ACTION_EVENTS
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ def check_action(req: ActionRequest, profile: Profile, actor: Actor) -> list[Vio
         if req.status == "rejected" or (step.clock == "approved" and req.status not in LIVE_STATUSES):
             out.append(Violation("invalid_state", "", "Шаг недоступен в текущем статусе документа"))
         return out
-    sources, _ = TRANSITIONS[req.action]
+    sources, _ = ACTION_TRANSITIONS[req.action]
     if req.status not in sources:
         out.append(Violation("invalid_state", "", f"Действие недоступно в статусе «{req.status}»"))
         return out
