@@ -29,13 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from adapters.gosuslugi import mapping  # noqa: E402
 from emulators.smev3 import SMEV, create_app  # noqa: E402
-from gateway.app.features import epgu as flow  # noqa: E402
+from gateway.app.features import build_service, build_transport  # noqa: E402
 from gateway.context import Context  # noqa: E402
 from gateway.core.settings import Settings  # noqa: E402
-from gateway.delivery.transport import GatewayTransport  # noqa: E402
+from gateway.features.epgu import poller  # noqa: E402
 from gateway.features.epgu.cli import sample_applications  # noqa: E402
 from gateway.features.epgu.intake import epgu_actor  # noqa: E402
 from gateway.store.tables import epgu_applications  # noqa: E402
+from gateway.workflow.feature import Runtime  # noqa: E402
 from gateway.workflow.service import DocumentService, Submission  # noqa: E402
 from signing.test_pki import PARTIES, Party, create_test_pki  # noqa: E402
 
@@ -87,11 +88,11 @@ async def main(n: int) -> None:
         print(f"baseline submit (no SMEV): {baseline:.0f} applications/s", flush=True)
 
         smev.inject("1.3", apps, n)
-        transport = GatewayTransport(ctx)
+        transport = build_transport(ctx)
         await transport.start(consumers=True, relay=True)
         stop = asyncio.Event()
         started = time.perf_counter()
-        task = asyncio.create_task(flow.run(ctx, transport, stop))
+        task = asyncio.create_task(poller.run(Runtime(ctx, build_service(ctx, transport), transport), stop))
         intake_s = None
         while len(smev.epgu.statuses) < n:
             if intake_s is None and not list(smev.queues.pending()):
