@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.sql.dml import Insert
@@ -74,3 +76,43 @@ def insert_ignore(table: Table, dialect: str) -> Insert:
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
     raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+
+
+#: SQLSTATEs of failures that a fresh transaction may not meet again: serialization
+#: failure, deadlock, lock not available, query cancelled (lock/statement timeout),
+#: too many connections, admin shutdown, cannot connect now, and class 08 (connection).
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57014", "53300", "57P01", "57P03"})
+_SQLITE_TRANSIENT = ("database is locked", "database table is locked", "disk i/o error")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    for candidate in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+        if candidate is None:
+            continue
+        for attr in ("sqlstate", "pgcode"):
+            code = getattr(candidate, attr, None)
+            if isinstance(code, str):
+                return code
+    return None
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """Whether a database error is worth retrying the whole transaction.
+
+    Deadlocks, serialization failures, lock and statement timeouts, lost or refused
+    connections on PostgreSQL; a busy database on SQLite.  A constraint violation or a
+    syntax error is not transient: retrying it would fail the same way.
+    """
+    if isinstance(exc, (DisconnectionError, PoolTimeout)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = _sqlstate(exc)
+    if code is not None:
+        return code in TRANSIENT_SQLSTATES or code.startswith("08")
+    text = str(exc.orig).lower() if exc.orig is not None else ""
+    if any(marker in text for marker in _SQLITE_TRANSIENT):
+        return True
+    return isinstance(exc.orig, (ConnectionError, OSError))
