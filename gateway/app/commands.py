@@ -75,20 +75,49 @@ def _tokens_revoke(args: argparse.Namespace) -> int:
 
 
 def _journal_verify(args: argparse.Namespace) -> int:
-    from gateway.store.journal import verify_chain
+    from gateway.app.sealing import checkpoint_verifier
+    from gateway.store.journal_verify import verify_chain
 
     async def go(ctx: Context) -> int:
         async with ctx.db.read() as conn:
-            report = await verify_chain(conn)
+            report = await verify_chain(conn, checkpoint_verifier(ctx))
+        mark = report.last_checkpoint
+        last = (
+            f"последняя контрольная точка — запись {mark.position} от {mark.at}"
+            + (f", подписана: {mark.signer}" if mark.signed else ", НЕ подписана")
+            if mark is not None
+            else "контрольных точек ещё нет"
+        )
         if report.ok:
-            print(f"Цепочка журнала цела: проверено записей — {report.checked}. (journal_ok)")
+            print(
+                f"Цепочка журнала цела: запечатано записей — {report.checked}, ожидают запечатывания — "
+                f"{report.unsealed}; {last}. (journal_ok)"
+            )
+            if report.unsigned_checkpoints:
+                print(f"Внимание: контрольных точек без подписи — {report.unsigned_checkpoints}: ключ шлюза не настроен. "
+                      "(journal_checkpoints_unsigned)", file=sys.stderr)  # fmt: skip
             return 0
+        where = f"позиция {report.bad_position}" + (f", запись seq {report.bad_seq}" if report.bad_seq else "")
         print(
-            f"Цепочка журнала нарушена на записи {report.bad_seq}: {report.reason}. "
-            f"Проверено целых записей до неё — {report.checked}. (journal_broken)",
+            f"Цепочка журнала нарушена: {where}: {report.reason}. Проверено целых записей до неё — {report.checked}; "
+            f"ожидают запечатывания — {report.unsealed}; {last}. (journal_broken: {report.code})",
             file=sys.stderr,
         )
         return 1
+
+    return _run(go)
+
+
+def _journal_seal(args: argparse.Namespace) -> int:
+    from gateway.app.sealing import checkpoint_signer
+    from gateway.store.journal_seal import checkpoint, seal_all
+
+    async def go(ctx: Context) -> int:
+        count = await seal_all(ctx.db, limit=ctx.settings.journal.seal_batch)
+        position = await checkpoint(ctx.db, checkpoint_signer(ctx))
+        made = f"контрольная точка на записи {position}" if position else "новой контрольной точки не нужно"
+        print(f"Запечатано записей — {count}; {made}. (journal_sealed)")
+        return 0
 
     return _run(go)
 
@@ -160,6 +189,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     journal = sub.add_parser("journal", help="журнал").add_subparsers(dest="journal_command", required=True)
     journal.add_parser("verify", help="проверить цепочку хешей журнала").set_defaults(func=_journal_verify)
+    journal.add_parser("seal", help="запечатать ожидающие записи и подписать голову цепочки").set_defaults(
+        func=_journal_seal
+    )
 
     calendar = sub.add_parser("calendar", help="производственный календарь").add_subparsers(dest="cal", required=True)
     p = calendar.add_parser("export", help="выгрузить календарь из пакета holidays")

@@ -8,15 +8,19 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.app.batch import routes as batch_routes
 from gateway.app.features import FEATURES, build_service
 from gateway.app.openapi import openapi_document
 from gateway.app.routes import routes
+from gateway.app.sealing import sealer_context
 from gateway.context import Context
 from gateway.delivery.transport import GatewayTransport
+from gateway.store.retry import DatabaseBusy
 from gateway.workflow.app_keys import CTX, SERVICE, TRANSPORT
 from gateway.workflow.http import json_response, problem_response, too_large
 from gateway.workflow.problems import Problem
 from gateway.workflow.service import DocumentService
+from queues.db import is_transient_db_error
 
 log = logging.getLogger("gateway.api")
 
@@ -45,10 +49,22 @@ async def problem_boundary(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 405 and "Allow" in exc.headers:
             http_problem.headers["Allow"] = exc.headers["Allow"]
         return problem_response(http_problem, request.path)
+    except DatabaseBusy as busy:
+        return problem_response(_database_unavailable(busy.retry_after_s), request.path)
     except Exception as exc:  # noqa: BLE001 - the boundary
+        if is_transient_db_error(exc):
+            log.warning("transient database error at %s: %s", request.path, type(exc).__name__)
+            return problem_response(_database_unavailable(request.app[CTX].settings.database.retry_after_s), request.path)
         # Log the frames and the exception class only: messages may quote submitted data.
         log.error("unhandled %s at %s\n%s", type(exc).__name__, request.path, "".join(traceback.format_tb(exc.__traceback__)))
         return problem_response(Problem(500, "internal_error", "Внутренняя ошибка шлюза; подробности в журнале сервера"))
+
+
+def _database_unavailable(retry_after_s: int) -> Problem:
+    return Problem(
+        503, "database_unavailable", "База данных шлюза временно перегружена или недоступна; повторите запрос позже",
+        headers={"Retry-After": str(retry_after_s)},
+    )  # fmt: skip
 
 
 def create_app(
@@ -60,6 +76,7 @@ def create_app(
     app[SERVICE] = service or build_service(ctx, transport)
     if transport is not None:
         app[TRANSPORT] = transport
+    app.add_routes(batch_routes)  # before routes: /documents/batch is not a document id
     app.add_routes(routes)
     for feature in FEATURES:
         app.add_routes(feature.routes)
@@ -68,4 +85,6 @@ def create_app(
         return json_response(openapi_document())
 
     app.router.add_get("/api/openapi.json", openapi)
+    if ctx.settings.journal.run_sealer:
+        app.cleanup_ctx.append(lambda app: sealer_context(app, ctx))
     return app

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from gateway.app.features import FEATURES
+from gateway.core.settings import BatchSettings
 from gateway.documents.registry import DOCUMENT_TYPES
 from gateway.systems import DELIVERY_SYSTEMS
 from gateway.workflow.deadlines import STATUSES
@@ -41,6 +42,150 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+
+
+_BATCH_MAX_ITEMS = BatchSettings.model_fields["max_items"].default
+_BATCH_ID = "3f0c1a52-8d7e-4b7a-9a51-0c2f6f4b9e10"
+_BATCH_FAILURE_EXAMPLE = {
+    "index": 1, "status": 422, "code": "document_invalid", "detail": "Документ не соответствует схеме",
+    "pointer": "/items/1/payload/number",
+    "errors": [{"code": "missing", "pointer": "/items/1/payload/number", "detail": "Обязательное поле не заполнено"}],
+}  # fmt: skip
+
+
+def _batch_schemas() -> dict[str, Any]:
+    """The bulk routes' envelopes and per-item results."""
+    items_doc = (f"1 to GATEWAY_BATCH__MAX_ITEMS items (default {_BATCH_MAX_ITEMS}); more is 413 batch_too_large. "
+                 "An item that is not an object refuses the whole request (422 item_not_object).")  # fmt: skip
+    return {
+        "BatchSubmitItem": {
+            "allOf": [_ref("SubmitRequest")],
+            "type": "object",
+            "properties": {
+                "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 255,
+                                    "description": "As the Idempotency-Key header of POST /api/v1/documents (same "
+                                                   "namespace per token): same key and content give the stored answer, "
+                                                   "same key with other content 409 idempotency_key_reused"},
+            },
+        },  # fmt: skip
+        "BatchSubmitRequest": {
+            "type": "object",
+            "required": ["items"],
+            "additionalProperties": False,
+            "properties": {"items": {"type": "array", "minItems": 1, "items": _ref("BatchSubmitItem"),
+                                     "description": items_doc}},
+        },  # fmt: skip
+        "BatchActionItem": {
+            "type": "object",
+            "required": ["id", "action"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "string", "format": "uuid"},
+                "action": {"type": "string", "description": "approve, reject, sign, send, or a step of the profile"},
+                "body": _ref("ActionRequest"),
+            },
+        },
+        "BatchActionRequest": {
+            "type": "object",
+            "required": ["items"],
+            "additionalProperties": False,
+            "properties": {"items": {"type": "array", "minItems": 1, "items": _ref("BatchActionItem"),
+                                     "description": items_doc}},
+        },  # fmt: skip
+        "BatchItemSuccess": {
+            "type": "object",
+            "required": ["index", "status", "id", "document"],
+            "properties": {
+                "index": {"type": "integer", "minimum": 0}, "status": {"type": "integer", "enum": [200, 202]},
+                "id": {"type": "string", "format": "uuid"},
+                "document": {"oneOf": [_ref("Accepted"), _ref("Document")],
+                             "description": "What the single route answers: Accepted (submissions), Document (actions)"},
+            },
+        },  # fmt: skip
+        "BatchItemFailure": {
+            "type": "object",
+            "required": ["index", "status", "code", "detail", "pointer", "errors"],
+            "properties": {
+                "index": {"type": "integer", "minimum": 0},
+                "status": {"type": "integer", "minimum": 400, "description": "What the single route would answer"},
+                "code": {"type": "string"}, "detail": {"type": "string"},
+                "pointer": {"type": "string", "description": "The first error's pointer, else the item's (/items/<i>)"},
+                "errors": {"type": "array", "items": _ref("FieldError"),
+                           "description": "Pointers address the bulk request body (/items/<i>/…)"},
+            },
+        },  # fmt: skip
+        "BatchResults": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {"type": "array", "description": "One per item, in the order of the items",
+                            "items": {"oneOf": [_ref("BatchItemSuccess"), _ref("BatchItemFailure")]}},
+            },
+        },  # fmt: skip
+    }
+
+
+def _batch_paths() -> dict[str, Any]:
+    whole = ("Only the whole request can be refused with a problem (nothing is done then): a malformed envelope "
+             "(422 with pointers), too many items or bytes (413), authentication (401). Each item is its own "
+             "transaction; a refused item does not stop the others, and unexpected failures of an item are its "
+             "result (500 internal_error). Items run concurrently (GATEWAY_BATCH__CONCURRENCY), ")  # fmt: skip
+    results_example = {"results": [
+        {"index": 0, "status": 202, "id": _BATCH_ID, "document": {
+            "id": _BATCH_ID, "type": "social_order", "municipality": "luga", "number": "LUG-2026-01",
+            "status": "submitted", "deliveries": [], "warnings": []}},
+        _BATCH_FAILURE_EXAMPLE,
+    ]}  # fmt: skip
+    return {
+        "/api/v1/documents/batch": {
+            "post": {
+                "summary": "Submit many documents at once (JSON); one result per item, in order",
+                "description": "Each item is checked and stored exactly as POST /api/v1/documents would; its result "
+                "carries that route's status (202 with the same body, or the problem's status, code and pointers "
+                "under /items/<i>). " + whole + "submissions sharing an idempotency key or a document number one "
+                "after another in the given order. Backpressure answers 429 with Retry-After for the whole request "
+                "before anything is stored. The body limit is GATEWAY_BATCH__MAX_BODY_BYTES.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _ref("BatchSubmitRequest"),
+                    "examples": {"two_orders": {"summary": "Two social orders, the first with an idempotency key "
+                                                           "(payloads abbreviated: GET /api/v1/schemas/social_order/"
+                                                           "example?municipality=luga gives a whole one)",
+                                                "value": {"items": [
+                        {"type": "social_order", "municipality": "luga", "idempotency_key": "crm-42",
+                         "payload": {"number": "LUG-2026-01", "date": "2026-11-23"}},
+                        {"type": "social_order", "municipality": "luga", "payload": {"date": "2026-11-23"}},
+                    ]}}}}}},
+                "responses": {"200": {"description": "One result per item", "content": {"application/json": {
+                    "schema": _ref("BatchResults"),
+                    "examples": {"mixed": {"summary": "One accepted, one refused", "value": results_example}}}}},
+                    **_problem_responses(400, 401, 413, 415, 422, 429)},
+            },  # fmt: skip
+        },
+        "/api/v1/documents/actions": {
+            "post": {
+                "summary": "Take many workflow actions at once; one result per item, in order",
+                "description": "Each item runs as POST /api/v1/documents/{id}/{action} with its body would; a success "
+                "carries the document after the action (status 200). " + whole + "actions on the same document "
+                "one after another in the given order.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": _ref("BatchActionRequest"),
+                    "examples": {"approve_then_sign": {"summary": "Approve, then sign the same document",
+                                                       "value": {"items": [
+                        {"id": _BATCH_ID, "action": "approve", "body": {"comment": "Согласовано"}},
+                        {"id": _BATCH_ID, "action": "sign"},
+                    ]}}}}}},
+                "responses": {"200": {"description": "One result per item", "content": {"application/json": {
+                    "schema": _ref("BatchResults"),
+                    "examples": {"refused_action": {"summary": "An action the workflow does not know", "value": {
+                        "results": [{"index": 0, "status": 404, "code": "action_unknown",
+                                     "detail": "Действие «archive» для документа этого вида не предусмотрено",
+                                     "pointer": "/items/0", "errors": [
+                                         {"code": "action_unknown", "pointer": "/items/0",
+                                          "detail": "Действие «archive» для документа этого вида не предусмотрено"}]}]}}}}}},
+                    **_problem_responses(400, 401, 413, 415, 422)},
+            },  # fmt: skip
+        },
+    }
 
 
 @cache
@@ -169,6 +314,7 @@ def openapi_document() -> dict[str, Any]:
             },
         }
     )
+    schemas.update(_batch_schemas())
     type_param = {"name": "type", "in": "path", "required": True, "schema": {"type": "string", "enum": type_enum}}
     paths: dict[str, Any] = {
         "/api/v1/documents": {
@@ -196,6 +342,7 @@ def openapi_document() -> dict[str, Any]:
                               **_problem_responses(400, 401, 403)},  # fmt: skip
             },
         },
+        **_batch_paths(),
         "/api/v1/documents/{id}": {
             "get": {"summary": "A document with its status and deliveries", "parameters": [_ID],
                     "responses": {"200": {"description": "The document", **_json(_ref("Document"))},

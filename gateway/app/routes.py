@@ -59,9 +59,8 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
 
 
 # --------------------------------------------------------------------------- documents
-@routes.post("/api/v1/documents")
-async def submit_document(request: web.Request) -> web.Response:
-    actor = await _actor(request)
+async def refuse_when_overloaded(request: web.Request) -> None:
+    """429 with Retry-After while the transport sheds load (asked before anything is read or stored)."""
     transport = request.app.get(TRANSPORT)
     if transport is not None:
         pressure = await transport.pressure()
@@ -71,17 +70,37 @@ async def submit_document(request: web.Request) -> web.Response:
                 headers={"Retry-After": str(pressure.retry_after)},
                 extra={"retry_after": pressure.retry_after, "reason": pressure.reason},
             )  # fmt: skip
+
+
+def json_submission(body: dict[str, Any], optional: tuple[str, ...] = ()) -> Submission:
+    """``{type, municipality, payload}`` (plus ``optional`` fields) as a submission; pointers address ``body``."""
+    check_fields(body, ("type", "municipality", "payload"), optional)
+    if not isinstance(body["type"], str) or not isinstance(body["municipality"], str):
+        raise Problem(422, "string_type", "Поля type и municipality — строки",
+                      [FieldError("string_type", f"/{k}", "Ожидается строка") for k in ("type", "municipality")
+                       if not isinstance(body[k], str)])  # fmt: skip
+    return Submission(body["type"], body["municipality"], body["payload"])
+
+
+def check_idempotency_key(key: object, pointer: str | None = None) -> str:
+    """An idempotency key is a string of 1 to 255 characters (``pointer``: where a bulk item carries it)."""
+    if not isinstance(key, str) or not 1 <= len(key) <= 255:
+        detail = "Idempotency-Key должен быть длиной от 1 до 255 символов"
+        errors = [FieldError("idempotency_key_invalid", pointer, detail)] if pointer is not None else []
+        raise Problem(400, "idempotency_key_invalid", detail, errors)
+    return key
+
+
+@routes.post("/api/v1/documents")
+async def submit_document(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    await refuse_when_overloaded(request)
     data = await read_bytes(request)
     if request.content_type in JSON_TYPES:
         body = parse_json(data)
         if not isinstance(body, dict):
             raise Problem(400, "body_not_object", "Тело запроса должно быть JSON-объектом")
-        check_fields(body, ("type", "municipality", "payload"))
-        if not isinstance(body["type"], str) or not isinstance(body["municipality"], str):
-            raise Problem(422, "string_type", "Поля type и municipality — строки",
-                          [FieldError("string_type", f"/{k}", "Ожидается строка") for k in ("type", "municipality")
-                           if not isinstance(body[k], str)])  # fmt: skip
-        sub = Submission(body["type"], body["municipality"], body["payload"])
+        sub = json_submission(body)
     elif request.content_type in XML_TYPES:
         try:
             doc_type, municipality, payload = read_document(data)
@@ -91,8 +110,8 @@ async def submit_document(request: web.Request) -> web.Response:
     else:
         raise unsupported_media_type(JSON_TYPES + XML_TYPES)
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 255:
-        raise Problem(400, "idempotency_key_invalid", "Idempotency-Key должен быть длиной от 1 до 255 символов")
+    if key is not None:
+        check_idempotency_key(key)
     accepted = await _service(request).submit(actor, sub, key)
     location = f"/api/v1/documents/{accepted.body['id']}"
     return json_response(accepted.body, status=accepted.status_code, headers={"Location": location})
@@ -187,14 +206,19 @@ async def document_signatures(request: web.Request) -> web.Response:
     return json_response({"items": items, "document_id": row["id"]})
 
 
-@routes.post("/api/v1/documents/{id}/{action}")
-async def document_action(request: web.Request) -> web.Response:
-    actor = await _actor(request)
-    body = await read_json_object(request, allow_empty=True)
+def check_action_body(body: dict[str, Any]) -> None:
+    """The fields an action's body may carry; pointers address ``body``."""
     check_fields(body, (), ("date", "comment", "reason", "signature"))
     if "comment" in body and (not isinstance(body["comment"], str) or len(body["comment"]) > 1000):
         raise Problem(422, "comment_invalid", "Комментарий — строка не длиннее 1000 символов",
                       [FieldError("comment_invalid", "/comment", "Комментарий — строка не длиннее 1000 символов")])  # fmt: skip
+
+
+@routes.post("/api/v1/documents/{id}/{action}")
+async def document_action(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    body = await read_json_object(request, allow_empty=True)
+    check_action_body(body)
     result = await _service(request).act(actor, request.match_info["id"], request.match_info["action"], body)
     return json_response(result)
 

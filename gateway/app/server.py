@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway.app.demo_pki import demo_password, ensure_demo_pki
 from gateway.app.features import FEATURES, build_service, build_transport
 from gateway.app.http import create_app
+from gateway.app.sealing import build_sealer
 from gateway.context import Context
 from gateway.core.logs import configure
 from gateway.core.settings import Settings
@@ -129,12 +130,17 @@ async def run_worker(settings: Settings, systems: tuple[str, ...]) -> None:
     stop = _stop_event()
     transport = build_transport(ctx)
     await transport.start(consumers=True, relay=False, systems=systems)
+    sealing = (
+        asyncio.create_task(build_sealer(ctx).run(stop), name="journal-sealer") if settings.journal.run_sealer else None
+    )
     print(f"Обработчик очереди запущен: системы {', '.join(systems)} (очередь: {transport.backend})", flush=True)
     try:
         await stop.wait()
     finally:
         print("Обработчик останавливается: завершаю начатые сообщения…", flush=True)
         await transport.stop()
+        if sealing is not None:
+            await sealing
         await ctx.close()
 
 

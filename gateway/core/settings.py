@@ -32,6 +32,7 @@ class QueueSettings(BaseModel):
     multiplier: float = Field(default=4.0, ge=1)
     max_attempts_per_system: dict[str, int] = Field(default_factory=dict)
     delivery_limit: int = Field(default=20, ge=1)
+    partitions: int = Field(default=8, ge=1, description="RabbitMQ queues per system (per-document order across workers); change only with the queues drained")
     prefetch: int = Field(default=100, ge=1)
     confirm_window: int = Field(default=256, ge=1)
     lease_s: float = Field(default=60.0, gt=0)
@@ -39,6 +40,28 @@ class QueueSettings(BaseModel):
     max_outbox_rows: int = Field(default=10_000, ge=1, description="Backpressure: 429 above this many unsent rows")
     max_outbox_age_s: float = Field(default=300.0, gt=0, description="Backpressure: 429 when the oldest unsent row is older")
     max_queue_depth: int = Field(default=50_000, ge=1)
+
+
+class JournalSettings(BaseModel):
+    """The journal's sealer: how soon entries join the hash chain, how often its head is signed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seal_interval_s: float = Field(default=0.2, gt=0, le=1.0, description="Entries are chained within this delay")
+    seal_batch: int = Field(default=5000, ge=1, description="Entries chained per sealing transaction at most")
+    checkpoint_every_s: float = Field(default=60.0, gt=0, description="How often the chain head is signed")
+    run_sealer: bool = Field(default=True, description="This process seals (serve and worker; one works at a time)")
+
+
+class DatabaseSettings(BaseModel):
+    """Transient database errors (deadlock, serialization failure, lost connection) are retried."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retry_attempts: int = Field(default=6, ge=1, description="Attempts of one write before answering 503")
+    retry_base_s: float = Field(default=0.02, gt=0, description="First back-off; doubles, with full jitter")
+    retry_max_s: float = Field(default=0.5, gt=0, description="Longest single back-off")
+    retry_after_s: int = Field(default=2, ge=1, description="Retry-After of the 503 when retries run out")
 
 
 class AgreementFlowSettings(BaseModel):
@@ -73,6 +96,18 @@ class PublishingSettings(BaseModel):
     tracker: bool = Field(default=True, description="Run the tracker in gateway serve")
     poll_interval_s: float = Field(default=5.0, gt=0, description="Pause between passes over submitted documents")
     batch: int = Field(default=200, ge=1, le=10_000, description="Documents looked at per pass")
+
+
+class BatchSettings(BaseModel):
+    """Bulk submission and bulk actions (``POST /api/v1/documents/batch``, ``…/actions``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_items: int = Field(default=1000, ge=1, description="Items per bulk request (413 batch_too_large above it)")
+    concurrency: int = Field(default=32, ge=1, description="Items of one bulk request processed at the same time")
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1, description="Body limit of the bulk routes (413 above it); others keep max_body_bytes"
+    )
 
 
 class Settings(BaseSettings):
@@ -114,6 +149,12 @@ class Settings(BaseSettings):
         default_factory=lambda: QueueSettings(),
         description="Transport tuning (GATEWAY_QUEUE__MAX_ATTEMPTS…); the backend is chosen by GATEWAY_AMQP_URL.",
     )
+    journal: JournalSettings = Field(
+        default_factory=lambda: JournalSettings(), description="Journal sealing (GATEWAY_JOURNAL__SEAL_INTERVAL_S…)."
+    )
+    database: DatabaseSettings = Field(
+        default_factory=lambda: DatabaseSettings(), description="Retries of transient database errors (GATEWAY_DATABASE__…)."
+    )
     smev: SmevConfig = Field(default_factory=SmevConfig, description="SMEV 3 (Gosuslugi) client (GATEWAY_SMEV__URL…).")
     run_emulators: bool = Field(
         default=True,
@@ -138,6 +179,10 @@ class Settings(BaseSettings):
     publishing: PublishingSettings = Field(
         default_factory=PublishingSettings,
         description="Publication tracker (GATEWAY_PUBLISHING__POLL_INTERVAL_S…).",
+    )
+    batch: BatchSettings = Field(
+        default_factory=BatchSettings,
+        description="Bulk routes: items, concurrency, body limit (GATEWAY_BATCH__MAX_ITEMS, …__CONCURRENCY, …__MAX_BODY_BYTES).",
     )
 
     @cached_property

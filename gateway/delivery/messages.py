@@ -2,8 +2,12 @@
 
 The body is JSON holding the document's signed canonical XML (base64, byte for byte), its
 JSON payload for REST systems, its signatures and the metadata the adapter needs (exact
-system and document names from the profile, the submitting organisation).  It is written
-to the outbox once, at ``send``; retries and operator replays re-send these same bytes.
+system and document names from the profile, the submitting organisation, ``created_at``:
+the time of the ``send``).  It is written to the outbox once, at ``send``; retries,
+redeliveries after a crash and operator replays re-send these same bytes, so an adapter
+takes every id and time it sends from here (``created_at``), never from the clock: a
+redelivered message then produces the same request, byte for byte, which the external
+system recognises as a duplicate.
 """
 
 from __future__ import annotations
@@ -29,8 +33,13 @@ def build_body(
     signatures: Sequence[bytes],
     submitter: Mapping[str, str],
     extra: Mapping[str, str] | None = None,
+    created_at: str | None = None,
 ) -> bytes:
-    """``extra``: further metadata, e.g. ``correction_of`` (the receipt id of the version this one corrects)."""
+    """``extra``: further metadata, e.g. ``correction_of`` (the receipt id of the version this one corrects).
+
+    ``created_at``: the ``send``'s UTC stamp (``2026-11-23T09:00:00.000000Z``), the time the
+    adapters put into the request (EAIS DO's ``lastmodifiedTs``, a SMEV MessageID).
+    """
     metadata = {
         "system_name": profile.systems[system].name,
         "document_name": profile.document_names[row["type"]],
@@ -38,6 +47,8 @@ def build_body(
         **{f"submitter_{k}": v for k, v in submitter.items() if v},
         **(extra or {}),
     }
+    if created_at:
+        metadata["created_at"] = created_at
     if signatures:
         metadata["document_signature"] = base64.b64encode(signatures[0]).decode()
     envelope = {

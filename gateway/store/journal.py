@@ -1,26 +1,31 @@
-"""The append-only journal: every state change of a document, hash-chained.
+"""The append-only journal: every state change of a document, later sealed into a hash chain.
 
-Each row's hash is SHA-256 over the canonical JSON of its own fields and the previous
-row's hash, so changing, deleting or reordering any row breaks the chain from there on;
-the head row (``journal_head``) also catches truncation at the end.  Appends lock the
-head row in the writer's transaction, which serialises them across processes.  Details
+An append is one plain INSERT in the writer's transaction: no shared row is locked, so
+writers of different documents never wait for each other.  The sealer
+(:mod:`gateway.store.journal_seal`) chains committed entries in order within a second and
+signs checkpoints of the head; :mod:`gateway.store.journal_verify` checks both.  Details
 never hold personal data: ids, codes, statuses and dates only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypedDict
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.store.tables import journal, journal_head
+from gateway.store.journal_format import json_safe
+from gateway.store.tables import journal
 
-GENESIS = "0" * 64
+
+class Entry(TypedDict):
+    document_id: str | None
+    municipality: str | None
+    at: str
+    actor: str
+    event: str
+    details: dict[str, Any]
 
 
 def utc_stamp(moment: dt.datetime | None = None) -> str:
@@ -28,13 +33,20 @@ def utc_stamp(moment: dt.datetime | None = None) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
-
-
-def entry_hash(entry: dict[str, Any], prev_hash: str) -> str:
-    fields = {k: entry[k] for k in ("seq", "document_id", "municipality", "at", "actor", "event", "details")}
-    return hashlib.sha256(prev_hash.encode() + canonical_json(fields)).hexdigest()
+def entry(
+    *,
+    event: str,
+    actor: str,
+    details: dict[str, Any],
+    document_id: str | None = None,
+    municipality: str | None = None,
+    at: str | None = None,
+) -> Entry:
+    """One entry as it is stored (details reduced to plain JSON data)."""
+    return Entry(
+        document_id=document_id, municipality=municipality, at=at or utc_stamp(), actor=actor, event=event,
+        details=json_safe(details),
+    )  # fmt: skip
 
 
 async def append(
@@ -46,55 +58,15 @@ async def append(
     document_id: str | None = None,
     municipality: str | None = None,
     at: str | None = None,
-) -> dict[str, Any]:
-    """Append one entry inside the caller's transaction and return it."""
-    head = (
-        await conn.execute(
-            sa.select(journal_head.c.seq, journal_head.c.hash).where(journal_head.c.id == 1).with_for_update()
-        )
-    ).one()
-    entry = {
-        "seq": head.seq + 1,
-        "document_id": document_id,
-        "municipality": municipality,
-        "at": at or utc_stamp(),
-        "actor": actor,
-        "event": event,
-        "details": json.loads(canonical_json(details)),
-    }
-    digest = entry_hash(entry, head.hash)
-    await conn.execute(journal.insert().values(**entry, prev_hash=head.hash, hash=digest))
-    await conn.execute(
-        journal_head.update().where(journal_head.c.id == 1).values(seq=entry["seq"], hash=digest)
+) -> None:
+    """Append one entry inside the caller's transaction."""
+    await append_many(
+        conn,
+        [entry(event=event, actor=actor, details=details, document_id=document_id, municipality=municipality, at=at)],
     )
-    return {**entry, "prev_hash": head.hash, "hash": digest}
 
 
-@dataclass(frozen=True)
-class ChainReport:
-    ok: bool
-    checked: int
-    bad_seq: int | None = None
-    reason: str | None = None
-
-
-async def verify_chain(conn: AsyncConnection) -> ChainReport:
-    """Walk the whole journal in order (streamed) and recompute every link."""
-    prev, expected_seq, checked = GENESIS, 1, 0
-    result = await conn.stream(sa.select(journal).order_by(journal.c.seq).execution_options(yield_per=1000))
-    async for row in result.mappings():
-        if row["seq"] != expected_seq:
-            return ChainReport(False, checked, expected_seq, "запись отсутствует (пропуск в нумерации)")
-        if row["prev_hash"] != prev:
-            return ChainReport(False, checked, row["seq"], "ссылка на предыдущую запись не совпадает")
-        if entry_hash(dict(row), prev) != row["hash"]:
-            return ChainReport(False, checked, row["seq"], "содержимое записи изменено")
-        prev, expected_seq, checked = row["hash"], expected_seq + 1, checked + 1
-    head = (
-        await conn.execute(sa.select(journal_head.c.seq, journal_head.c.hash).where(journal_head.c.id == 1))
-    ).one()
-    if head.seq != checked or head.hash != prev:
-        return ChainReport(
-            False, checked, checked + 1, "журнал усечён: последняя запись не совпадает с головой цепочки"
-        )
-    return ChainReport(True, checked)
+async def append_many(conn: AsyncConnection, entries: Sequence[Entry]) -> None:
+    """Append several entries in one statement, in the given order."""
+    if entries:
+        await conn.execute(journal.insert(), [dict(e) for e in entries])

@@ -65,29 +65,50 @@ deliveries = sa.Table(
     sa.Column("updated_at", sa.String(32), nullable=False),
 )
 
+# Entries are inserted with ``seq`` from a database sequence and no hash; the sealer
+# (``gateway.store.journal_seal``) later gives each its ``position`` in the hash chain,
+# ``prev_hash`` and ``hash``.  Triggers let an UPDATE only fill those three, once.
 journal = sa.Table(
     "journal",
     metadata,
-    sa.Column(
-        "seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False
-    ),
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("document_id", sa.String(36), nullable=True, index=True),
     sa.Column("municipality", sa.String(40), nullable=True),
     sa.Column("at", sa.String(32), nullable=False),
     sa.Column("actor", sa.String(300), nullable=False),
     sa.Column("event", sa.String(60), nullable=False),
     sa.Column("details", JSON, nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=True),
+    sa.Column("hash", sa.String(64), nullable=True),
 )
+sa.Index("uq_journal_position", journal.c.position, unique=True)
+sa.Index(
+    "ix_journal_unsealed", journal.c.seq,
+    postgresql_where=journal.c.position.is_(None), sqlite_where=journal.c.position.is_(None),
+)  # fmt: skip
 
-# One row (id = 1): the last journal entry. Locking it serialises appends to the chain.
+# One row (id = 1): the last sealed entry (``seq`` holds its position).  Only the sealer
+# writes it, under a row lock, so two sealers never chain concurrently.
 journal_head = sa.Table(
     "journal_head",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# Signed checkpoints of the chain head: a detached GOST CMS signature over the canonical
+# checkpoint document (``gateway.store.journal_format``), so whoever rewrites the whole
+# table without the gateway's key cannot make the chain match again.
+journal_checkpoints = sa.Table(
+    "journal_checkpoints",
+    metadata,
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("signature", sa.LargeBinary, nullable=True),
+    sa.Column("signer", sa.String(500), nullable=True),
 )
 
 tokens = sa.Table(

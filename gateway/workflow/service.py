@@ -3,6 +3,13 @@
 Every path that creates or changes a document runs through here (HTTP API, and later
 the pollers of the SMEV and Navigator adapters), so the rules are applied once, in one
 place.  Each change writes the document row and its journal row in one transaction.
+
+Lock order: every write transaction touches rows in the order documents → signatures →
+deadlines → deliveries → outbox → journal (inserts) → features' tables, and nothing in
+the request holds a shared row, so two requests never wait for each other in a cycle.
+What is slow (validation, XML, signing, building outgoing messages) happens before the
+write transaction opens.  A transient database error retries the whole public operation
+(checks included) and, when retries run out, answers 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -23,12 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.context import Context
 from gateway.core.working_days import CalendarRangeError
-from gateway.delivery.messages import build_body, delivery_message_id, outbox_message
+from gateway.delivery.messages import build_body, outbox_message
 from gateway.documents.common import DocumentBase
 from gateway.documents.registry import DOCUMENT_TYPES
 from gateway.documents.status import ACTION_EVENTS, ACTION_TRANSITIONS
 from gateway.municipalities import Profile
 from gateway.store import journal
+from gateway.store.retry import DatabaseBusy, RetryPolicy, with_retry
 from gateway.store.tables import deadlines, deliveries, documents, idempotency, signatures
 from gateway.store.tables import journal as journal_table
 from gateway.workflow.problems import Problem, from_validation_error, from_violations
@@ -43,9 +51,11 @@ from gateway.workflow.rules.submission import (
 )
 from gateway.workflow.rules.violations import Notice
 from gateway.workflow.signing import DocumentSigning, canonical_xml
-from queues import outbox
+from queues import Message, outbox
 
 log = logging.getLogger("gateway.documents")
+
+T = TypeVar("T")
 
 ACTION_STATUS = {
     "action_unknown": 404,
@@ -82,6 +92,16 @@ class ActionEvent:
 
 
 ActionHook = Callable[[ActionEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class OutgoingDelivery:
+    """A document's message to one system, built before the ``send`` transaction."""
+
+    system: str
+    existing: bool  # the document was sent to this system before (a correction)
+    revision: int
+    message: Message
 
 
 @dataclass(frozen=True)
@@ -125,6 +145,17 @@ class DocumentService:
         self.signing = DocumentSigning(ctx)
         self.on_enqueued: Callable[[], None] | None = None  # wakes the outbox relay
         self.action_hooks: list[ActionHook] = list(hooks)
+        db = ctx.settings.database
+        self.retry_policy = RetryPolicy(db.retry_attempts, db.retry_base_s, db.retry_max_s, db.retry_after_s)
+
+    async def _retrying(self, work: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await with_retry(work, self.retry_policy)
+        except DatabaseBusy as busy:
+            raise Problem(
+                503, "database_unavailable", "База данных шлюза временно перегружена или недоступна; повторите запрос позже",
+                headers={"Retry-After": str(busy.retry_after_s)},
+            ) from None  # fmt: skip
 
     def profile(self, municipality: str) -> Profile:
         profile = self.ctx.profiles.get(municipality)
@@ -141,6 +172,11 @@ class DocumentService:
         ``in_transaction(conn, document_id)`` runs inside the storing transaction: a poller
         writes its inbox key there, so the message is acknowledged only with its effect.
         """
+        return await self._retrying(lambda: self._submit(actor, sub, idempotency_key, in_transaction))
+
+    async def _submit(
+        self, actor: Actor, sub: Submission, idempotency_key: str | None, in_transaction: InTransaction | None
+    ) -> Accepted:
         digest = request_digest(sub)
         if idempotency_key is not None:
             previous = await self._idempotent_answer(actor, idempotency_key, digest)
@@ -306,6 +342,11 @@ class DocumentService:
 
     # ------------------------------------------------------------------ actions
     async def act(self, actor: Actor, doc_id: str, action: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Take a workflow action; the document resource after it."""
+        await self._retrying(lambda: self._act(actor, doc_id, action, body))
+        return await self._retrying(lambda: self.get(actor, doc_id))
+
+    async def _act(self, actor: Actor, doc_id: str, action: str, body: Mapping[str, Any]) -> None:
         row = await self.load_visible(actor, doc_id)
         profile = self.profile(row["municipality"])
         doc = DOCUMENT_TYPES[row["type"]].model.model_validate(row["payload"])
@@ -324,6 +365,7 @@ class DocumentService:
             prepared = await self.signing.prepare(actor, row, doc, profile, body)
         now = journal.utc_stamp(self.ctx.clock.now())
         comment = body.get("comment")
+        outgoing = await self._outgoing(actor, row, profile, now) if action == "send" else None
         async with self.ctx.db.write() as conn:
             values: dict[str, Any] = {"updated_at": now}
             step = profile.step(action)
@@ -358,10 +400,9 @@ class DocumentService:
             )
             if changed.rowcount != 1:
                 raise Problem(409, "concurrent_change", "Документ изменён другим запросом; повторите действие")
-            if action == "send":
-                systems = list(profile.routing.get(row["type"], []))
-                details["systems"] = systems
-                await self._enqueue(conn, actor, row, profile, systems, now)
+            if outgoing is not None:
+                details["systems"] = [o.system for o in outgoing]
+                await self._enqueue(conn, row["id"], outgoing, now)
             await journal.append(
                 conn, event=event, actor=actor.label, document_id=doc_id, municipality=profile.id, at=now, details=details
             )
@@ -374,16 +415,34 @@ class DocumentService:
         if (action == "send" or event_ctx.enqueued) and self.on_enqueued is not None:
             self.on_enqueued()
         log.info("document action id=%s action=%s", doc_id, action)
-        return await self.get(actor, doc_id)
 
-    async def _enqueue(
-        self, conn: AsyncConnection, actor: Actor, row: Mapping[str, Any], profile: Profile, systems: list[str], now: str
-    ) -> None:
-        """One delivery row and one outbox message per target system, in the caller's transaction."""
+    async def _outgoing(
+        self, actor: Actor, row: Mapping[str, Any], profile: Profile, now: str
+    ) -> list[OutgoingDelivery]:
+        """Everything ``send`` writes, built before its transaction: one message per target system.
+
+        What is read here cannot change unnoticed before the write: the action's update is
+        guarded by the row's status and ``updated_at``, which any other change moves.
+        """
         xml = canonical_xml(row, profile)
-        sigs = (
-            await conn.execute(sa.select(signatures.c.der).where(signatures.c.document_id == row["id"]).order_by(signatures.c.id))
-        ).scalars().all()
+        async with self.ctx.db.read() as conn:
+            sigs = (
+                await conn.execute(
+                    sa.select(signatures.c.der).where(signatures.c.document_id == row["id"]).order_by(signatures.c.id)
+                )
+            ).scalars().all()
+            # A document sent again (a corrected version after the system returned it) is a new
+            # revision: a new message id, and the earlier receipt id as ``correction_of``.
+            revision = (
+                await conn.execute(
+                    sa.select(sa.func.count()).select_from(journal_table)
+                    .where(journal_table.c.document_id == row["id"], journal_table.c.event == "sent")
+                )
+            ).scalar_one()  # fmt: skip
+            earlier = {
+                d["system"]: d
+                for d in (await conn.execute(sa.select(deliveries).where(deliveries.c.document_id == row["id"]))).mappings()
+            }
         org = profile.organisation(actor.org)
         identity = self.signing.keys.identity_of(profile.id, actor.org, actor.role.value)
         submitter = {
@@ -393,41 +452,37 @@ class DocumentService:
             "inn": identity.inn if identity and identity.inn else "",
             "ogrn": identity.ogrn if identity and identity.ogrn else "",
         }
-        # A document sent again (a corrected version after the system returned it) is a new
-        # revision: a new message id, and the earlier receipt id as ``correction_of``.
-        revision = (
-            await conn.execute(
-                sa.select(sa.func.count()).select_from(journal_table)
-                .where(journal_table.c.document_id == row["id"], journal_table.c.event == "sent")
-            )
-        ).scalar_one()  # fmt: skip
-        earlier = {
-            d["system"]: d
-            for d in (await conn.execute(sa.select(deliveries).where(deliveries.c.document_id == row["id"]))).mappings()
-        }
-        messages = []
-        for system in systems:
-            detail = {"message_id": delivery_message_id(row["id"], system, revision), "revision": revision}
+        out = []
+        for system in profile.routing.get(row["type"], []):
             previous = earlier.get(system)
             extra = {}
-            if previous is None:
-                await conn.execute(
-                    deliveries.insert().values(document_id=row["id"], system=system, status="pending", detail=detail, updated_at=now)
-                )
-            else:
-                receipt = (previous["detail"] or {}).get("external_id")
-                if receipt:
-                    extra["correction_of"] = str(receipt)
+            receipt = (previous["detail"] or {}).get("external_id") if previous is not None else None
+            if receipt:
+                extra["correction_of"] = str(receipt)
+            body = build_body(
+                row=row, system=system, xml=xml, profile=profile, signatures=list(sigs), submitter=submitter, extra=extra,
+                created_at=now,
+            )  # fmt: skip
+            out.append(OutgoingDelivery(system, previous is not None, revision, outbox_message(row, system, body, revision)))
+        return out
+
+    async def _enqueue(self, conn: AsyncConnection, document_id: str, outgoing: Sequence[OutgoingDelivery], now: str) -> None:
+        """One delivery row and one outbox message per target system, in the caller's transaction."""
+        for item in outgoing:
+            detail = {"message_id": item.message.message_id, "revision": item.revision}
+            if item.existing:
                 await conn.execute(
                     deliveries.update()
-                    .where(deliveries.c.document_id == row["id"], deliveries.c.system == system)
+                    .where(deliveries.c.document_id == document_id, deliveries.c.system == item.system)
                     .values(status="pending", detail=detail, updated_at=now)
                 )
-            body = build_body(
-                row=row, system=system, xml=xml, profile=profile, signatures=list(sigs), submitter=submitter, extra=extra
-            )
-            messages.append(outbox_message(row, system, body, revision))
-        await outbox.add_messages(conn, messages)
+            else:
+                await conn.execute(
+                    deliveries.insert().values(
+                        document_id=document_id, system=item.system, status="pending", detail=detail, updated_at=now
+                    )
+                )
+        await outbox.add_messages(conn, [item.message for item in outgoing])
 
     # ------------------------------------------------------------------ reads
     def visible(self, actor: Actor, row: Mapping[str, Any]) -> bool:

@@ -111,6 +111,17 @@ def _pg_url(database: str) -> str:
 _template_ready = False
 
 
+async def empty_pg_database() -> str:
+    """A fresh PostgreSQL database without any schema (for migration tests); its SQLAlchemy URL."""
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        name = f"gateway_t{uuid.uuid4().hex[:10]}_{os.getpid()}"
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return _pg_url(name)
+
+
 async def pg_database() -> str:
     """A fresh, migrated PostgreSQL database for one test; returns its SQLAlchemy URL."""
     global _template_ready
