@@ -287,7 +287,9 @@ def openapi_document() -> dict[str, Any]:
                 "required": ["at", "actor", "event"],
                 "properties": {
                     "seq": {"type": "integer"}, "at": {"type": "string"}, "actor": {"type": "string"},
-                    "event": {"type": "string"}, "details": {"type": "object"}, "hash": {"type": "string"},
+                    "event": {"type": "string"}, "details": {"type": "object"},
+                    "position": {"type": ["integer", "null"], "description": "Place in the hash chain; null until sealed (≤ 1 s)"},
+                    "hash": {"type": ["string", "null"], "description": "Entry hash (format 2); null until sealed"},
                 },
             },  # fmt: skip
             "Deadline": {

@@ -172,7 +172,8 @@ async def document_journal(request: web.Request) -> web.Response:
             await conn.execute(sa.select(journal).where(journal.c.document_id == row["id"]).order_by(journal.c.seq))
         ).mappings().all()
     items = [
-        {"seq": e["seq"], "at": e["at"], "actor": e["actor"], "event": e["event"], "details": e["details"], "hash": e["hash"]}
+        {"seq": e["seq"], "at": e["at"], "actor": e["actor"], "event": e["event"], "details": e["details"],
+         "position": e["position"], "hash": e["hash"]}
         for e in entries
     ]
     return json_response({"items": items, "document_id": row["id"]})
