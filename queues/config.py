@@ -59,8 +59,13 @@ def _frozen(mapping: Mapping[str, RetryPolicy] | None = None) -> Mapping[str, Re
 class TransportConfig:
     """Everything the transport needs: names, limits, windows and per-adapter retry policies.
 
-    ``systems`` are the adapters (state systems); each gets one queue.  Routing keys are
-    ``<system>.<document type>``.
+    ``systems`` are the adapters (state systems).  Routing keys are ``<system>.<document
+    type>``.  On RabbitMQ each system's queue is split into ``partitions`` queues by a hash
+    of the ordering key, each with one active consumer, so that one document's messages are
+    never handled by two worker processes at once; every process (publishers and workers)
+    must use the same number, and it is changed only with the queues drained (a document's
+    messages would otherwise sit in two partitions, and a lowered number strands the
+    partitions no longer read).  The embedded transport ignores it.
     """
 
     systems: tuple[str, ...] = ()
@@ -68,6 +73,7 @@ class TransportConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     retry_per_system: Mapping[str, RetryPolicy] = field(default_factory=_frozen)
     delivery_limit: int = 20
+    partitions: int = 8
     prefetch: int = 100
     confirm_window: int = 256
     lease_seconds: float = 60.0
@@ -80,10 +86,10 @@ class TransportConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "retry_per_system", _frozen(self.retry_per_system))
         for system in self.systems:
-            if not system or "." in system or "#" in system or "*" in system:
-                raise ValueError(f"invalid system name {system!r}: no dots or wildcards")
-        if self.delivery_limit < 1 or self.prefetch < 1 or self.confirm_window < 1:
-            raise ValueError("delivery_limit, prefetch and confirm_window must be >= 1")
+            if not system or any(c in system for c in ".#*:"):
+                raise ValueError(f"invalid system name {system!r}: no dots, colons or wildcards")
+        if min(self.delivery_limit, self.partitions, self.prefetch, self.confirm_window) < 1:
+            raise ValueError("delivery_limit, partitions, prefetch and confirm_window must be >= 1")
         if self.lease_seconds <= 0:
             raise ValueError("lease_seconds must be > 0")
 

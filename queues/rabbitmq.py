@@ -1,13 +1,48 @@
-"""The RabbitMQ transport (aio-pika): durable topology, confirms, manual acks, TTL retry tiers.
+"""The RabbitMQ transport (aio-pika): partitioned durable topology, confirms, manual acks, TTL
+retry tiers.
 
 Topology per system ``s`` under prefix ``p`` (declared at :meth:`RabbitTransport.start`):
 
-* topic exchange ``p.documents``; routing key ``s.<document type>`` → quorum queue ``p.s``
-  (``x-delivery-limit``; poison messages dead-letter at least once to ``p.s.dead``);
-* one quorum queue per retry tier ``p.s.retry.<ttl ms>`` with a queue TTL, dead-lettering
-  back to ``p.s`` through the default exchange (per-message expiration inside a tier never
-  exceeds the tier, so no message waits behind a longer one);
+* topic exchange ``p.documents``; a message goes to one of ``partitions`` quorum queues
+  ``p.s.<k>``, ``k`` = BLAKE2b(ordering key, or message id without one) mod ``partitions``,
+  published with routing key ``s:<k>`` that only the binding of ``p.s.<k>`` matches; the
+  logical ``s.<document type>`` travels in the ``x-gw-routing-key`` header;
+* every partition queue has ``x-single-active-consumer``: each worker consumes every
+  partition, the broker delivers a partition to one of them at a time and hands it to the
+  next when that one's channel closes or its connection dies.  So two worker processes never
+  handle two messages of one document at once, and within a process
+  :class:`~queues.worker.Runtime` serialises them by ordering key.  RabbitMQ 3.10 ignores
+  consumer priorities (``x-priority``) for single active consumers of quorum queues (checked
+  against the broker), so partitions are not spread: the first worker to subscribe takes
+  every partition, the others are hot standbys.  ``partitions`` is the same in every process
+  and changed only with the queues drained (see :class:`~queues.config.TransportConfig`);
+* ``x-delivery-limit``; poison messages dead-letter at least once to ``p.s.dead``;
+* one quorum queue per retry tier ``p.s.delay.<ttl ms>`` with a queue TTL.  A retry is
+  published to the headers exchange ``p.retry`` with the routing key of its partition and
+  header ``gw-retry-queue`` naming the tier; the tier (bound on that header) dead-letters it,
+  with no dead-letter routing key, to ``p.documents``, where its own routing key takes it back
+  to its partition (per-message expiration inside a tier never exceeds the tier, so no
+  message waits behind a longer one);
 * quorum queue ``p.s.dead`` read by the dead-letter recorder.
+
+Upgrade from the unpartitioned topology: the queue ``p.s`` of earlier versions is still
+declared with its old arguments, bound with ``s.#`` and consumed, so messages left in it,
+those its old retry tiers ``p.s.retry.<ms>`` (not declared any more, emptying themselves into
+``p.s`` within their TTL) give back, and those published by processes not yet upgraded are
+drained; partitioned routing keys never match ``s.#``.  It is read by every worker at once,
+so per-document order across workers holds only for messages published after the upgrade.
+New queues have new names because redeclaring a queue with other arguments fails
+(PRECONDITION_FAILED).  The old tier queues can be deleted once empty.
+
+A consumer stops by finishing its running callbacks and then closing its channel, without a
+``basic.cancel`` first: a cancelled single active consumer hands the partition over while
+it still holds deliveries, and the next one would receive later messages of a document
+before the earlier ones come back; closing the channel returns the unstarted deliveries
+in order before the next consumer is activated.  A worker that dies hands over the same way;
+one whose connection drops while it lives may still be finishing a callback when the next
+worker starts on that partition (at least once: the inbox absorbs the repeat).  The QoS
+prefetch applies per queue, so an active worker may hold up to ``prefetch`` deliveries of
+each partition, of which at most ``prefetch`` run at once.
 
 Publishes wait for the broker's confirm with at most ``confirm_window`` in flight, and are
 ``mandatory`` so an unroutable message raises instead of vanishing.  The connection is
@@ -37,7 +72,6 @@ from aio_pika.exceptions import CONNECTION_EXCEPTIONS, ChannelInvalidStateError,
 
 from queues import retry as retry_schedule
 from queues.abc import (
-    HEADER_PREFIX,
     Consumer,
     Delivery,
     DeliveryCallback,
@@ -45,7 +79,7 @@ from queues.abc import (
     QueueKind,
     Transport,
 )
-from queues.amqp import Topology, from_amqp, header_int, to_amqp
+from queues.amqp import H_RETRY_QUEUE, H_ROUTING_KEY, Topology, from_amqp, header_int, to_amqp
 from queues.config import TransportConfig
 from queues.errors import PublishFailed, UnroutableError
 
@@ -63,6 +97,7 @@ class RabbitTransport(Transport):
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
+        self._retry_exchange: AbstractExchange | None = None
         self._window = asyncio.Semaphore(config.confirm_window)
 
     @property
@@ -86,43 +121,47 @@ class RabbitTransport(Transport):
         await self._declare(self._channel)
 
     async def _declare(self, channel: AbstractChannel) -> None:
-        exchange = await channel.declare_exchange(
-            self.topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        topology = self.topology
+        exchange = await channel.declare_exchange(topology.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        retry_exchange = await channel.declare_exchange(
+            topology.retry_exchange, aio_pika.ExchangeType.HEADERS, durable=True
         )
-        self._exchange = exchange
+        self._exchange, self._retry_exchange = exchange, retry_exchange
         quorum: dict[str, Any] = {"x-queue-type": "quorum"}
         safe_dead_lettering: dict[str, Any] = {
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
         }
         for system in self.config.systems:
-            main = self.topology.queue(system)
-            dead = self.topology.queue(system, QueueKind.DEAD)
+            dead = topology.dead_queue(system)
             await channel.declare_queue(dead, durable=True, arguments=quorum)
-            queue = await channel.declare_queue(
-                main,
-                durable=True,
-                arguments={
-                    **quorum,
-                    **safe_dead_lettering,
-                    "x-delivery-limit": self.config.delivery_limit,
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": dead,
-                },
-            )
-            await queue.bind(exchange, routing_key=f"{system}.#")
-            for tier, name in self.topology.retry_queues(system):
-                await channel.declare_queue(
+            main: dict[str, Any] = {
+                **quorum,
+                **safe_dead_lettering,
+                "x-delivery-limit": self.config.delivery_limit,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": dead,
+            }
+            # The arguments of earlier versions, unchanged: a redeclare with others would fail.
+            legacy = await channel.declare_queue(topology.legacy_queue(system), durable=True, arguments=main)
+            await legacy.bind(exchange, routing_key=f"{system}.#")
+            for k, name in enumerate(topology.partition_queues(system)):
+                queue = await channel.declare_queue(
+                    name, durable=True, arguments={**main, "x-single-active-consumer": True}
+                )
+                await queue.bind(exchange, routing_key=topology.partition_route(system, k))
+            for tier, name in topology.retry_queues(system):
+                queue = await channel.declare_queue(
                     name,
                     durable=True,
                     arguments={
                         **quorum,
                         **safe_dead_lettering,
                         "x-message-ttl": round(tier * 1000),
-                        "x-dead-letter-exchange": "",
-                        "x-dead-letter-routing-key": main,
+                        "x-dead-letter-exchange": topology.exchange,
                     },
                 )
+                await queue.bind(retry_exchange, arguments={"x-match": "all", H_RETRY_QUEUE: name})
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -138,10 +177,19 @@ class RabbitTransport(Transport):
             except (DeliveryError, ChannelInvalidStateError, TimeoutError, *CONNECTION_EXCEPTIONS) as exc:
                 raise PublishFailed(f"publish not confirmed: {type(exc).__name__}") from exc
 
+    @staticmethod
+    def _wire(message: Message, expiration: float | None = None) -> aio_pika.Message:
+        """The AMQP message, carrying the logical routing key (the AMQP one names a queue)."""
+        amqp = to_amqp(message, expiration)
+        assert amqp.headers is not None
+        amqp.headers[H_ROUTING_KEY] = message.routing_key
+        return amqp
+
     async def publish(self, message: Message) -> None:
+        """Publish to the message's partition queue (unroutable if its system has none)."""
         if self._exchange is None:
             raise RuntimeError("transport not started")
-        await self._publish(to_amqp(message), self._exchange, message.routing_key)
+        await self._publish(self._wire(message), self._exchange, self.topology.route(message))
 
     async def publish_many(self, messages: Sequence[Message]) -> list[BaseException | None]:
         """Publish concurrently within the confirm window; one result per message."""
@@ -153,32 +201,49 @@ class RabbitTransport(Transport):
             out.append(result)
         return out
 
+    async def publish_retry(self, message: Message, tier_queue: str, expiration: float) -> None:
+        """Publish into a retry tier so that it comes back, once expired, to its partition."""
+        if self._retry_exchange is None:
+            raise RuntimeError("transport not started")
+        amqp = self._wire(message, expiration)
+        assert amqp.headers is not None
+        amqp.headers[H_RETRY_QUEUE] = tier_queue
+        await self._publish(amqp, self._retry_exchange, self.topology.route(message))
+
     async def publish_to_queue(self, message: Message, queue: str, expiration: float | None = None) -> None:
-        """Publish straight into one queue through the default exchange (retry tiers, dead queue)."""
+        """Publish straight into one queue through the default exchange (the dead queue)."""
         if self._channel is None:
             raise RuntimeError("transport not started")
-        amqp = to_amqp(message, expiration)
-        assert amqp.headers is not None
-        amqp.headers[HEADER_PREFIX + "routing-key"] = message.routing_key
-        await self._publish(amqp, self._channel.default_exchange, queue)
+        await self._publish(self._wire(message, expiration), self._channel.default_exchange, queue)
+
+    def _queues(self, system: str, kind: QueueKind) -> list[str]:
+        if kind is QueueKind.MAIN:
+            return self.topology.main_queues(system)
+        return [self.topology.dead_queue(system)]
 
     async def consume(
         self, system: str, callback: DeliveryCallback, kind: QueueKind = QueueKind.MAIN
     ) -> Consumer:
+        """Consume all the system's partitions (and the legacy queue) on one channel, at most
+        ``prefetch`` callbacks at once; the broker may hold back partitions whose single
+        active consumer is another worker's."""
         channel = await self.connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=self.config.prefetch)
-        queue = await channel.declare_queue(self.topology.queue(system, kind), passive=True)
-        consumer = RabbitConsumer(self, channel, queue, system, callback)
+        queues = [await channel.declare_queue(name, passive=True) for name in self._queues(system, kind)]
+        consumer = RabbitConsumer(self, channel, queues, system, callback)
         await consumer.start()
         return consumer
 
     async def depth(self, system: str, kind: QueueKind = QueueKind.MAIN) -> int:
-        """Ready messages in a queue, from a passive declare (one round trip)."""
+        """Ready messages in the system's queues (all partitions), from passive declares."""
         if self._channel is None:
             raise RuntimeError("transport not started")
         underlay = await self._channel.get_underlay_channel()
-        result = await underlay.queue_declare(self.topology.queue(system, kind), passive=True)
-        return int(result.message_count or 0)
+        total = 0
+        for name in self._queues(system, kind):
+            result = await underlay.queue_declare(name, passive=True)
+            total += int(result.message_count or 0)
+        return total
 
 
 class RabbitDelivery(Delivery):
@@ -219,14 +284,14 @@ class RabbitDelivery(Delivery):
         tier, queue = self._transport.topology.retry_queue_for(self._system, delay)
         copy = self.message.evolve(attempt=self.message.attempt + 1, reason=reason)
         try:
-            await self._transport.publish_to_queue(copy, queue, expiration=min(max(delay, 0.001), tier))
+            await self._transport.publish_retry(copy, queue, expiration=min(max(delay, 0.001), tier))
         except Exception:
             await self.reject(requeue=True)
             raise
         await self.ack()
 
     async def dead_letter(self, reason: str) -> None:
-        queue = self._transport.topology.queue(self._system, QueueKind.DEAD)
+        queue = self._transport.topology.dead_queue(self._system)
         try:
             await self._transport.publish_to_queue(self.message.evolve(reason=reason), queue)
         except Exception:
@@ -236,40 +301,46 @@ class RabbitDelivery(Delivery):
 
 
 class RabbitConsumer(Consumer):
-    """A basic.consume on its own channel (prefetch set), tracking running callbacks."""
+    """basic.consume on each of a system's queues, on one channel (prefetch set per queue),
+    at most ``prefetch`` callbacks running at once, tracking them for :meth:`stop`."""
 
     def __init__(
         self,
         transport: RabbitTransport,
         channel: AbstractChannel,
-        queue: AbstractQueue,
+        queues: Sequence[AbstractQueue],
         system: str,
         callback: DeliveryCallback,
     ):
         self._transport = transport
         self._channel = channel
-        self._queue = queue
+        self._queues = list(queues)
         self._system = system
         self._callback = callback
-        self._tag: str | None = None
+        self._slots = asyncio.Semaphore(transport.config.prefetch)
         self._inflight: set[asyncio.Task[Any]] = set()
         self._stopping = False
 
     async def start(self) -> None:
-        self._tag = await self._queue.consume(self._on_message, no_ack=False)
+        for queue in self._queues:
+            await queue.consume(self._on_message, no_ack=False)
 
     async def _on_message(self, incoming: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
+        # Deliveries are started in the order they arrive (tasks start in creation order,
+        # the semaphore is FIFO), so the runtime's per-key locks are taken in queue order.
+        # One not started before shutdown is left unsettled: closing the channel gives
+        # it back in queue order.
         if self._stopping:
-            # Not started before shutdown: give it back at once, uncounted if possible.
-            with contextlib.suppress(Exception):
-                await incoming.nack(requeue=True)
             return
+        task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
         try:
-            delivery = RabbitDelivery(self._transport, incoming, self._system)
-            await self._callback(delivery)
+            async with self._slots:
+                if self._stopping:
+                    return
+                delivery = RabbitDelivery(self._transport, incoming, self._system)
+                await self._callback(delivery)
         except Exception:
             log.exception("rabbitmq consumer callback failed: message_id=%s", incoming.message_id)
         finally:
@@ -277,11 +348,12 @@ class RabbitConsumer(Consumer):
                 self._inflight.discard(task)
 
     async def stop(self) -> None:
-        """Cancel the subscription, finish running callbacks (bounded), close the channel."""
+        """Start no more deliveries, finish running callbacks (bounded), close the channel.
+
+        No ``basic.cancel`` first (see the module docstring): the channel's close returns
+        the deliveries not started and only then activates another worker's consumer.
+        """
         self._stopping = True
-        if self._tag is not None:
-            with contextlib.suppress(Exception):
-                await self._queue.cancel(self._tag)
         if self._inflight:
             await asyncio.wait(list(self._inflight), timeout=self._transport.config.shutdown_timeout)
         with contextlib.suppress(Exception):

@@ -40,6 +40,7 @@ def transport_config(ctx: Context) -> TransportConfig:
         retry=policy(q.max_attempts),
         retry_per_system={s: policy(n) for s, n in q.max_attempts_per_system.items()},
         delivery_limit=q.delivery_limit,
+        partitions=q.partitions,
         prefetch=q.prefetch,
         confirm_window=q.confirm_window,
         lease_seconds=q.lease_s,

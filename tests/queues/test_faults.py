@@ -166,7 +166,12 @@ async def test_tcp_proxy_dropping_connections(backend: Backend) -> None:
 
 
 async def test_two_worker_processes_share_the_queue(backend: Backend) -> None:
-    """Several consumers of one queue (SKIP LOCKED on PostgreSQL, file lock on SQLite, AMQP)."""
+    """Several consumers of one queue (SKIP LOCKED on PostgreSQL, file lock on SQLite, AMQP).
+
+    On RabbitMQ each partition has a single active consumer and 3.10 does not spread them
+    by priority, so one process may hold every partition while the other stands by (the
+    takeover is tested in test_partitions); the work is still done exactly once.
+    """
     n = 200
     config = replace(backend.config, prefetch=10)
     args = ("--relay", "--consume", "--delay", "0.05")
@@ -184,7 +189,8 @@ async def test_two_worker_processes_share_the_queue(backend: Backend) -> None:
     assert await effect_counts(backend.engine) == (n, n)
     async with backend.engine.connect() as conn:
         pids = set((await conn.execute(select(effects.c.pid))).scalars().all())
-    assert len(pids) == 2, "one process did all the work"
+    if not backend.is_rabbitmq:
+        assert len(pids) == 2, "one process did all the work"
 
 
 @pytest.mark.soak

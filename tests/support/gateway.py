@@ -79,7 +79,8 @@ async def _delete_topologies(configs: list[Any]) -> None:
             channel = await connection.channel()
             for name in topology.all_queues():
                 await channel.queue_delete(name)
-            await channel.exchange_delete(topology.exchange)
+            for name in topology.exchanges():
+                await channel.exchange_delete(name)
         finally:
             await connection.close()
 
