@@ -40,7 +40,12 @@ class Context:
     async def open(cls, settings: Settings, clock: Clock | None = None, migrate: bool = True) -> Context:
         quiet_parameter_loggers()
         profiles = load_profiles(settings.municipalities_dir)
-        db = Database(settings.effective_database_url)
+        dbs = settings.database
+        db = Database(
+            settings.effective_database_url, synchronous=dbs.sqlite_synchronous,
+            max_batch_callers=dbs.group_commit_max_callers, max_batch_s=dbs.group_commit_max_batch_s,
+            pool_size=dbs.pool_size,
+        )  # fmt: skip
         if migrate:
             await upgrade(db)
         return cls(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +62,12 @@ class DatabaseSettings(BaseModel):
     retry_base_s: float = Field(default=0.02, gt=0, description="First back-off; doubles, with full jitter")
     retry_max_s: float = Field(default=0.5, gt=0, description="Longest single back-off")
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After of the 503 when retries run out")
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        default="FULL", description="SQLite PRAGMA synchronous: FULL makes each (group) commit durable"
+    )
+    group_commit_max_callers: int = Field(default=128, ge=1, description="SQLite: writers sharing one commit at most")
+    group_commit_max_batch_s: float = Field(default=0.05, ge=0, description="SQLite: longest a batch stays open")
+    pool_size: int = Field(default=20, ge=1, description="PostgreSQL: connections kept open per process")
 
 
 class AgreementFlowSettings(BaseModel):

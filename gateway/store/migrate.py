@@ -35,7 +35,7 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         cfg.attributes["connection"] = sync_conn
         command.upgrade(cfg, revision)
 
-    async with db.write() as conn:
+    async with db.exclusive() as conn:
         if not db.is_sqlite:
             await conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
         await conn.run_sync(_run)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,8 @@ from gateway.store.db import Database
 from gateway.store.journal_format import GENESIS, legacy_hash
 from gateway.store.journal_verify import verify_chain
 from tests.support.gateway import empty_pg_database
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -64,15 +68,23 @@ async def test_a_broken_version_1_chain_stops_the_upgrade(old_db: Database) -> N
 
 
 @pytest.mark.postgres
-async def test_processes_started_together_migrate_an_empty_database_once() -> None:
-    """``gateway serve`` and ``gateway worker`` on a fresh PostgreSQL: both start, the schema is made once."""
+async def test_processes_started_together_migrate_an_empty_database_once(tmp_path: Path) -> None:
+    """``gateway serve`` and ``gateway worker`` on a fresh PostgreSQL: every process starts, the schema is made once."""
     url = await empty_pg_database()
-    databases = [Database(url) for _ in range(4)]
+    env = {**os.environ, "GATEWAY_DATABASE_URL": url, "GATEWAY_DATA_DIR": str(tmp_path / "var")}
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "db", "upgrade", cwd=REPO, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        for _ in range(4)
+    ]
+    results = [await p.communicate() for p in processes]
+    assert [p.returncode for p in processes] == [0] * 4, [err.decode()[-2000:] for _, err in results]
+    db = Database(url)
     try:
-        await asyncio.gather(*(migrate.upgrade(db) for db in databases))
-        async with databases[0].read() as conn:
+        async with db.read() as conn:
             version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalars().all()
         assert len(version) == 1
     finally:
-        for db in databases:
-            await db.dispose()
+        await db.dispose()
