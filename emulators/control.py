@@ -1,7 +1,15 @@
 """The ``/_emulator/`` control API every emulator shares: what was received, and faults on demand.
 
 - ``GET /_emulator/received``: every message the emulator took, with a count per message
-  id so duplicates are visible; ``DELETE`` clears it.
+  id so duplicates are visible, and ``conflicts``: how many external ids came with
+  different bodies; ``DELETE`` clears it (and the bodies).
+- ``GET /_emulator/bodies``: every request body the emulator got (taken or refused), by the
+  external id it carried (``packageId``, SMEV ``MessageID``, Navigator ``message_id``, EB
+  ``MessageId`` …): ``items`` ``[{id, seen, digests}]`` (SHA-256 of each distinct body) and
+  ``conflicts``, the ids seen with more than one body.  Crash tests ask it whether a
+  redelivered message was the same request, byte for byte.  What counts as the body is the
+  emulator's: the raw request of a JSON API, the signed element of a signed SOAP request
+  (a GOST signature value differs at every signing of the same bytes).
 - ``POST /_emulator/faults``: switch faults on; ``GET`` shows them; ``DELETE`` clears.
   Body fields (all optional): ``latency_ms``, ``status`` (answer with this HTTP status;
   429 and 503 carry ``Retry-After: 1``),
@@ -16,6 +24,7 @@ Faults apply to the emulated system's own routes, never to ``/_emulator/``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -74,6 +83,17 @@ class Control:
         self.name = name
         self.faults = Faults()
         self.received: dict[str, Received] = {}
+        self.bodies: dict[str, dict[str, int]] = {}  # external id → {SHA-256 of a body: times seen}
+
+    def observe(self, external_id: str, body: bytes) -> None:
+        """Remember one request body received under an external id, whatever the answer to it."""
+        digest = hashlib.sha256(body).hexdigest()
+        seen = self.bodies.setdefault(external_id, {})
+        seen[digest] = seen.get(digest, 0) + 1
+
+    def conflicts(self) -> list[str]:
+        """External ids that came with more than one body."""
+        return sorted(i for i, digests in self.bodies.items() if len(digests) > 1)
 
     def record(self, message_id: str, kind: str, **info: Any) -> int:
         """Record a received message; returns how many times this id has now been seen."""
@@ -119,6 +139,7 @@ class Control:
         return [
             web.get("/_emulator/received", self._get_received),
             web.delete("/_emulator/received", self._clear_received),
+            web.get("/_emulator/bodies", self._get_bodies),
             web.get("/_emulator/faults", self._get_faults),
             web.post("/_emulator/faults", self._set_faults),
             web.delete("/_emulator/faults", self._clear_faults),
@@ -131,11 +152,19 @@ class Control:
             for r in self.received.values()
         ]  # fmt: skip
         duplicates = sum(1 for r in self.received.values() if r.count > 1)
-        return web.json_response({"emulator": self.name, "total": len(items), "duplicates": duplicates, "items": items})
+        return web.json_response({"emulator": self.name, "total": len(items), "duplicates": duplicates,
+                                  "conflicts": len(self.conflicts()), "items": items})  # fmt: skip
 
     async def _clear_received(self, request: web.Request) -> web.Response:
         self.received.clear()
+        self.bodies.clear()
         return web.json_response({"cleared": True})
+
+    async def _get_bodies(self, request: web.Request) -> web.Response:
+        items = [{"id": i, "seen": sum(d.values()), "digests": sorted(d)} for i, d in self.bodies.items()]
+        repeated = sum(1 for d in self.bodies.values() if sum(d.values()) > 1)
+        return web.json_response({"emulator": self.name, "total": len(items), "repeated": repeated,
+                                  "conflicts": self.conflicts(), "items": items})  # fmt: skip
 
     async def _get_faults(self, request: web.Request) -> web.Response:
         return web.json_response(self.faults.describe())

@@ -17,30 +17,76 @@ unknown error) the message is retried after the adapter's back-off, or dead-lett
 ``max_attempts`` is reached; on :class:`~queues.errors.PermanentError` it is dead-lettered at
 once with the reason.  Messages sharing an ``ordering_key`` are handled one at a time within
 a process, in delivery order.
+
+The database writes of the consumer (the inbox look-up, the group commit of the records, the
+dead-letter record) are run again in a fresh transaction when they meet a transient database
+error (:func:`~queues.db.is_transient_db_error`: deadlock, serialization failure, lock
+timeout, lost connection), a few times with random exponential pauses.  If one still fails,
+the delivery is given back to its queue (``reject(requeue=True)``): the database failed, not
+the message, so no handling attempt is spent and nothing is dead-lettered, and a delivery is
+never left unsettled.  The redelivery calls the adapter again with the same bytes; the
+external system takes that as a duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import random
 import signal
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from queues import dead_letters, inbox
 from queues.abc import Consumer, Delivery, Message, QueueKind, Transport
 from queues.batching import Batcher
 from queues.config import TransportConfig
-from queues.db import session_factory
+from queues.db import is_transient_db_error, session_factory
 from queues.errors import PermanentError, classify, describe
 from queues.outbox import OutboxRelay, SentHook
 from queues.retry import backoff, exhausted
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: A consumer's database write that meets a transient error is tried at most this many times
+#: in all, within this many seconds, pausing a random time up to an exponentially growing cap.
+DB_WRITE_ATTEMPTS = 5
+DB_WRITE_MAX_SECONDS = 15.0
+DB_RETRY_FIRST_WAIT_S = 0.05
+DB_RETRY_MAX_WAIT_S = 1.0
+#: Before a delivery whose write failed is given back, a pause: this long at its first delivery,
+#: doubling with each redelivery up to the maximum (each shortened by up to half at random), so
+#: that a database outage is no tight redelivery loop and the broker's delivery limit (20) is
+#: reached only after minutes.
+REQUEUE_PAUSE_S = 1.0
+REQUEUE_MAX_PAUSE_S = 30.0
+
+
+async def with_db_retries(run: Callable[[], Awaitable[T]]) -> T:
+    """Run ``run`` (one whole transaction) again on transient database errors; others raise at once."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(is_transient_db_error),
+        stop=stop_after_attempt(DB_WRITE_ATTEMPTS) | stop_after_delay(DB_WRITE_MAX_SECONDS),
+        wait=wait_random_exponential(multiplier=DB_RETRY_FIRST_WAIT_S, max=DB_RETRY_MAX_WAIT_S),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await run()
+    raise AssertionError("unreachable: tenacity re-raises the last error")
 
 
 class Handler:
@@ -56,11 +102,19 @@ class Handler:
         return None
 
     async def record(self, message: Message, outcome: Any, session: AsyncSession) -> None:
-        """Write the effect of a delivered message to ``session`` (do not commit)."""
+        """Write the effect of a delivered message to ``session`` (do not commit).
+
+        The transaction may run again after a transient database error: write, do not call out."""
 
     async def on_dead_letter(self, message: Message, reason: str, session: AsyncSession) -> None:
         """Called once per dead letter, in the transaction that records it (e.g. set the
-        delivery status ``dead_lettered`` and journal it).  Default: nothing."""
+        delivery status ``dead_lettered`` and journal it).  Default: nothing.
+
+        The transaction may run again after a transient database error: write, do not call out."""
+
+    def after_commit(self, message: Message) -> None:
+        """Called once the transaction holding ``record``'s writes has committed, before the ack
+        (a hook for crash tests and metrics; keep it instantaneous).  Default: nothing."""
 
 
 @dataclass
@@ -121,6 +175,8 @@ class Runtime:
             except Exception as exc:
                 await self._failed(delivery, exc)
                 return
+            if applied:
+                self.handler.after_commit(message)
             await delivery.ack()
         if applied:
             self.handled += 1
@@ -140,20 +196,23 @@ class Runtime:
         return result
 
     async def _seen_batch(self, message_ids: Sequence[str]) -> list[bool]:
-        async with self.sessions() as session:
-            done = await inbox.seen_many(session, self.system, message_ids)
+        async def lookup() -> set[str]:
+            async with self.sessions() as session:
+                return await inbox.seen_many(session, self.system, message_ids)
+
+        done = await with_db_retries(lookup)
         return [m in done for m in message_ids]
 
     async def _commit_batch(self, items: Sequence[tuple[Message, Any]]) -> list[_Outcome]:
         try:
-            return await self._commit(items)
+            return await with_db_retries(lambda: self._commit(items))
         except Exception as exc:
-            if len(items) == 1:
-                return [exc]
+            if len(items) == 1 or is_transient_db_error(exc):
+                return [exc] * len(items)  # the database failed, not a record: every message goes back
         results: list[_Outcome] = []
         for item in items:  # isolate the failing record
             try:
-                results += await self._commit([item])
+                results += await with_db_retries(functools.partial(self._commit, [item]))
             except Exception as exc:
                 results.append(exc)
         return results
@@ -174,6 +233,15 @@ class Runtime:
     async def _failed(self, delivery: Delivery, exc: Exception) -> None:
         message = delivery.message
         reason = describe(exc)
+        if is_transient_db_error(exc):
+            log.warning(
+                "not recorded (%s), given back to the queue: message_id=%s routing_key=%s",
+                reason,
+                message.message_id,
+                message.routing_key,
+            )
+            await _give_back(delivery)
+            return
         failed = message.attempt + 1
         if classify(exc) is PermanentError:
             verdict = "permanent"
@@ -203,13 +271,38 @@ class Runtime:
         await _quietly(delivery.dead_letter(reason), message)
 
     async def on_dead(self, delivery: Delivery) -> None:
-        """Record a message of the dead queue, call the handler's hook in the same transaction, ack."""
+        """Record a message of the dead queue, call the handler's hook in the same transaction, ack.
+
+        A write that still fails after the retries gives the message back to the dead queue,
+        so that it is recorded later rather than left unacked until the process ends.
+        """
         message = delivery.message
         reason = message.reason or "unknown"
-        async with self.sessions() as session, session.begin():
-            if await dead_letters.record(session, message, self.system, reason) is not None:
-                await self.handler.on_dead_letter(message, reason, session)
+
+        async def record() -> None:
+            async with self.sessions() as session, session.begin():
+                if await dead_letters.record(session, message, self.system, reason) is not None:
+                    await self.handler.on_dead_letter(message, reason, session)
+
+        try:
+            await with_db_retries(record)
+        except Exception as exc:
+            log.warning(
+                "dead letter not recorded (%s), given back to the dead queue: message_id=%s routing_key=%s",
+                describe(exc),
+                message.message_id,
+                message.routing_key,
+            )
+            await _give_back(delivery)
+            return
         await delivery.ack()
+
+
+async def _give_back(delivery: Delivery) -> None:
+    """Requeue a delivery after a pause (no attempt counted by us, nothing dead-lettered)."""
+    pause = min(REQUEUE_PAUSE_S * 2 ** min(max(delivery.redelivered_count, 0), 16), REQUEUE_MAX_PAUSE_S)
+    await asyncio.sleep(pause * random.uniform(0.5, 1.0))
+    await _quietly(delivery.reject(requeue=True), delivery.message)
 
 
 async def _quietly(settlement: Awaitable[None], message: Message) -> None:

@@ -5,16 +5,21 @@ certificate) → a certificate; D7 (contract) → its partner, programme and the
 coverage record), which refers to the certificate sent with D6 (EAIS DO refuses a contract
 whose certificate it has not got).  Object ``uuid`` values are UUIDv5 of stable business keys (INN,
 programme, certificate and contract numbers) under the region's datasource, so a document
-sent again updates the same objects.  ``lastmodifiedTs`` is ``metadata["modified_ts"]``
-(unix seconds, the gateway's last change of the document) or now; ``metadata["deleted"] ==
-"true"`` sends tombstones (``isDeleted``).  Children are counted by birth year only: no name,
-SNILS or document of a child or parent goes to EAIS DO.
+sent again updates the same objects.  ``metadata["deleted"] == "true"`` sends tombstones
+(``isDeleted``).  Children are counted by birth year only: no name, SNILS or document of a
+child or parent goes to EAIS DO.
+
+A package is a function of the stored message alone: ``packageId`` comes from the message
+id, and ``lastmodifiedTs``/``createdTs`` (unix seconds) from the message's metadata:
+``modified_ts`` (the gateway's last change of the document) when given, else ``created_at``
+(the time of the ``send``), else, for a message written before ``created_at`` existed, the
+start (UTC) of the document's date.  Never from the clock: a redelivered message must be the
+same package, byte for byte, or EAIS DO refuses it as a ``package_id_conflict``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,13 +45,27 @@ def _amount(value: Any) -> str:
     return f"{Decimal(str(value)):.2f}"
 
 
+def package_time(outgoing: Outgoing) -> int:
+    """The package's ``lastmodifiedTs`` in unix seconds, from the stored message (see the module doc)."""
+    meta = outgoing.metadata
+    try:
+        if meta.get("modified_ts"):
+            return int(meta["modified_ts"])
+        if meta.get("created_at"):
+            sent = dt.datetime.fromisoformat(meta["created_at"])
+            return int((sent if sent.tzinfo else sent.replace(tzinfo=dt.UTC)).timestamp())
+        day = dt.date.fromisoformat(str(outgoing.payload["date"]))
+    except (KeyError, TypeError, ValueError):
+        raise PermanentError("invalid_document", "В сообщении нет времени отправки и даты документа") from None
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
 class _Builder:
     def __init__(self, outgoing: Outgoing, datasource: str) -> None:
         self.o = outgoing
         self.datasource = datasource
-        meta = outgoing.metadata
-        self.ts = int(meta["modified_ts"]) if meta.get("modified_ts") else int(time.time())
-        self.deleted = meta.get("deleted") == "true"
+        self.ts = package_time(outgoing)
+        self.deleted = outgoing.metadata.get("deleted") == "true"
         self.objects: dict[str, list[dict[str, Any]]] = {}
 
     def add(self, plural: str, kind: str, key: str, fields: Mapping[str, Any], *, local_id: str) -> str:

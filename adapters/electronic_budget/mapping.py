@@ -13,6 +13,12 @@ What the adapter reads from :class:`~adapters.base.Outgoing`:
   DER of the document's detached CMS), ``correction_of`` (registration number of the
   package returned for correction that this one corrects).  Missing submitter fields are
   taken from the signing certificate, then from the document's authorized body.
+
+``PackageData`` is a function of the stored message alone (``MessageId`` and ``Id`` from its
+message id, no time of sending), so a redelivered message submits the same package and
+Electronic Budget answers it with the first registration (``Duplicate``).  Only the
+envelope's signature value differs between sends: a GOST signature takes a fresh random
+number each time, over the same signed bytes.
 """
 
 from __future__ import annotations

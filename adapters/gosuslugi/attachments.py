@@ -13,6 +13,7 @@ The real file store is FTP; :class:`HttpFileStore` talks to the emulator's HTTP 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ from signing.xml_parsing import parse_document
 
 _MIME = re.compile(r"^(text|image|audio|video|application)/[a-zA-Z0-9\-+.]*$")
 ROOT_CID = "root.message@social-order-gateway"
+_FILE_NS = uuid.UUID("0b7f3c2e-5a41-4d8e-9c61-2f4e8d9a7b15")  # names of attachments, see prepare()
 
 
 class FileStore(Protocol):
@@ -95,25 +97,28 @@ async def prepare(
     """Headers and contents for the envelope, plus the MIME parts by Content-ID.
 
     Files up to ``threshold`` bytes travel as MTOM parts, larger ones are uploaded to the
-    file store first (a retry re-uploads under a new uuid, which the store tolerates).
+    file store first.  Content-IDs and file-store uuids are derived from each file's place
+    and content, so a retry of the same message names its files the same (and re-uploads
+    a large one under the same uuid).
     """
     headers: list[AttachmentHeader] = []
     refs: list[RefAttachmentHeader] = []
     contents: list[AttachmentContent] = []
     parts: dict[str, bytes] = {}
-    for att in attachments:
+    for index, att in enumerate(attachments):
+        stable = uuid.uuid5(_FILE_NS, f"{index}:{hashlib.sha256(att.content).hexdigest()}:{att.name}")
         if not _MIME.match(att.media_type):
             raise PermanentError("smev_attachment_mime_type", "тип вложения не допускается схемой СМЭВ")
         signature = att.signature if att.signature is not None else cms.sign_detached(att.content, signer)
         if len(att.content) <= threshold:
-            cid = "a" + uuid.uuid4().hex
+            cid = "a" + stable.hex
             headers.append(AttachmentHeader(cid, att.media_type, signature))
             contents.append(AttachmentContent(cid, att.content, mtom=True))
             parts[cid] = att.content
         else:
             if file_store is None:
                 raise PermanentError("smev_file_store_missing", "большое вложение, а файловое хранилище СМЭВ не настроено")
-            file_uuid = str(uuid.uuid4())
+            file_uuid = str(stable)
             await file_store.upload(file_uuid, att.name, att.content)
             refs.append(RefAttachmentHeader(file_uuid, file_hash(att.content), att.media_type, signature, att.name))
     return Attachments(headers, refs, contents), parts

@@ -13,6 +13,7 @@ describes the envelope.
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,29 @@ def version(number: str) -> SchemaVersion:
 def new_message_id() -> str:
     """A MessageID as SMEV wants it: UUID version 1 (time-based), lower case."""
     return str(uuid.uuid1())
+
+
+_GREGORIAN = datetime(1582, 10, 15, tzinfo=UTC)
+
+
+def stable_message_id(key: str, at: datetime) -> str:
+    """A MessageID that is a valid UUIDv1 of the time ``at`` and a function of (``key``, ``at``) alone.
+
+    For a message stored once and sent again after a crash: every send carries the same
+    MessageID, so SMEV answers a repeat with ``MessageIsAlreadySent`` instead of taking a
+    second message.  The 60-bit time is ``at`` in 100 ns steps (the last step picked by
+    ``key``, so two keys of the same microsecond differ there too); clock sequence and node
+    come from a SHA-256 of ``key``, the node with its multicast bit set, as RFC 4122 §4.5
+    asks of a node that is not a network card's address.
+    """
+    digest = hashlib.sha256(key.encode()).digest()
+    moment = at if at.tzinfo else at.replace(tzinfo=UTC)
+    delta = moment - _GREGORIAN
+    ticks = ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 10 + digest[0] % 10
+    clock_seq = int.from_bytes(digest[1:3], "big") & 0x3FFF
+    node = int.from_bytes(digest[3:9], "big") | 0x010000000000
+    fields = (ticks & 0xFFFFFFFF, (ticks >> 32) & 0xFFFF, (ticks >> 48) & 0x0FFF, clock_seq >> 8, clock_seq & 0xFF, node)
+    return str(uuid.UUID(fields=fields, version=1))
 
 
 def timestamp(at: datetime | None = None) -> str:

@@ -4,7 +4,9 @@ Everything that knows the Navigator's names lives here, so a real interface repl
 module and the spec and nothing else.  What the adapter reads from
 :class:`~adapters.base.Outgoing`: ``payload`` (the JSON form), ``xml`` (sent base64 as
 ``signed_xml``, byte for byte) and ``metadata["document_signature"]`` (base64 DER of the
-document's detached CMS, when it was signed that way).
+document's detached CMS, when it was signed that way).  A push is a function of the stored
+message alone (``message_id`` is the Navigator's duplicate key; no time of sending), so a
+redelivered message is the same request, byte for byte, answered as a duplicate.
 
 Records and contracts coming back carry children's and parents' personal data: the
 dataclasses keep it out of ``repr`` so it cannot leak into a log line by accident.

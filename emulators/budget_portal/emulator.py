@@ -129,7 +129,9 @@ def create_app(store: RegistryStore | None = None, control: Control | None = Non
             return web.json_response({"error": "record_expected"}, status=400)
         registry = request.match_info["registry"]
         row = store.publish(registry, record)
-        control.record(str(record.get("id") or uuid.uuid4()), "publication", registry=registry)
+        record_id = str(record.get("id") or uuid.uuid4())
+        control.observe(record_id, await request.read())
+        control.record(record_id, "publication", registry=registry)
         return web.json_response(row, status=201)
 
     async def clear(request: web.Request) -> web.Response:

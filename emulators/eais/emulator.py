@@ -8,7 +8,8 @@ live object in the package or already stored.  A malformed package is refused wh
 with ``[{code, pointer}]`` reasons; the answer's ``code`` is ``schema_violation`` or the first reason.  Accepted objects apply by ``uuid`` with last-writer-wins
 on ``lastmodifiedTs`` (an older or equal one is counted ``stale`` and ignored) and
 ``isDeleted`` tombstones.  A repeated ``packageId`` answers the first result (a duplicate in
-``/_emulator/received``), or 409 when the body differs.
+``/_emulator/received``), or 409 when the body differs; every body is kept by its
+``packageId`` in ``/_emulator/bodies``.
 
 Reads: ``GET /api/v1/packages/{packageId}``, ``GET /api/v1/objects/{type}/{uuid}``.
 Control: ``GET /_emulator/eais/objects`` (counts per type and state).
@@ -50,6 +51,13 @@ def _objects(package: dict[str, Any]) -> Iterator[tuple[str, int, dict[str, Any]
     for plural, singular in TYPES.items():
         for i, obj in enumerate(package["objects"].get(plural, {}).get(singular, [])):
             yield plural, i, obj
+
+
+def _package_id(body: Any) -> str | None:
+    """The ``packageId`` a request claims, before any validation."""
+    package = body.get("package") if isinstance(body, dict) else None
+    claimed = package.get("packageId") if isinstance(package, dict) else None
+    return claimed if isinstance(claimed, str) else None
 
 
 class EaisEmulator:
@@ -110,6 +118,9 @@ class EaisEmulator:
             body = json.loads(raw)
         except ValueError:
             return self._refuse(400, "malformed_json", "Пакет не разобран как JSON", [{"code": "malformed_json", "pointer": "/"}])
+        claimed = _package_id(body)
+        if claimed is not None:
+            self.control.observe(claimed, raw)
         errors = schema_errors(body)
         if errors:
             return self._refuse(422, "schema_violation", "Пакет не соответствует схеме", errors)

@@ -8,7 +8,9 @@ GOST), checked against ``trust`` (the CA of ``--trust``) and the CRL, and the si
 INN must be the submitter's; data is read only from the verified element; the document
 must be the declared kind with the declared number; its detached CMS, when given, must
 verify; a repeated ``MessageId`` returns the first registration (and shows up as a
-duplicate in ``/_emulator/received``), unless the content differs.
+duplicate in ``/_emulator/received``), unless the content differs.  Every ``PackageData``
+submitted is kept by its ``MessageId`` in ``/_emulator/bodies`` (the signed element: the
+signature value itself differs at every signing).
 
 Control API: ``GET /_emulator/electronic_budget/packages``,
 ``POST /_emulator/electronic_budget/settings`` ``{processing_delay_s, publish_delay_s,
@@ -128,7 +130,15 @@ class ElectronicBudgetEmulator:
             )
         return report.signed_element, report.certificate
 
+    def _observe(self, request: etree._Element) -> None:
+        """Keep the submitted ``PackageData`` (exclusive C14N, the signature outside it) by its ``MessageId``."""
+        data_el = request.find(PACKAGE_DATA)
+        message_id = _text(data_el, "MessageId") if data_el is not None else None
+        if data_el is not None and message_id:
+            self.control.observe(message_id, etree.tostring(data_el, method="c14n", exclusive=True))
+
     async def _submit(self, raw: bytes, request: etree._Element) -> etree._Element:
+        self._observe(request)
         data_el, cert = self._verified_package(raw, request)
         submitter_el = data_el.find(EB + "Submitter")
         assert submitter_el is not None  # the schema requires it

@@ -6,7 +6,7 @@ declared kind with the declared number, its detached CMS (when given) must verif
 ``trust``, an agreement must refer to a provider application or a registered provider and
 a contract to a known certificate (``strict_references``), and a repeated ``message_id``
 answers 200 with the first ``navigator_id`` (a duplicate in ``/_emulator/received``) or 409
-when the content differs.  Registries (120,000 certificates by default) are generated
+when the content differs; every body is kept by its ``message_id`` in ``/_emulator/bodies``.  Registries (120,000 certificates by default) are generated
 lazily and served by change cursor; the change feed holds what providers and families did.
 
 The gateway reports what became of a pushed document (``POST
@@ -92,6 +92,13 @@ class NavigatorEmulator:
                 content_type="application/json",
             ) from None
 
+    async def _observed(self, request: web.Request) -> Any:
+        """The JSON body; its raw bytes kept under its ``message_id`` (``/_emulator/bodies``)."""
+        body = await self._json(request)
+        if isinstance(body, dict) and isinstance(body.get("message_id"), str):
+            self.control.observe(body["message_id"], await request.read())
+        return body
+
     def _auth(self, request: web.Request) -> web.Response | None:
         code = self.state.check_token(request.headers.get("Authorization"))
         return fail(401, code, "Требуется действующий токен доступа") if code else None
@@ -110,7 +117,7 @@ class NavigatorEmulator:
     async def push(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
             return denied
-        push = await self._json(request)
+        push = await self._observed(request)
         errors = validation.errors("DocumentPush", push)
         if not errors:
             errors = validation.errors(validation.BODY_SCHEMAS[push["kind"]], push["body"], "/body")
@@ -215,7 +222,7 @@ class NavigatorEmulator:
     async def report_status(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
             return denied
-        body = await self._json(request)
+        body = await self._observed(request)
         errors = validation.errors("StatusReport", body)
         if errors:
             return fail(422, "schema_violation", "Сообщение не соответствует схеме", errors)
@@ -237,7 +244,7 @@ class NavigatorEmulator:
     async def correct_certificates(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
             return denied
-        body = await self._json(request)
+        body = await self._observed(request)
         errors = validation.errors("CertificateCorrections", body)
         if errors:
             return fail(422, "schema_violation", "Исправления не соответствуют схеме", errors)

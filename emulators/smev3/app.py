@@ -3,7 +3,7 @@
 SOAP endpoints at the official WSDL's paths: ``/transport_1_0_1/`` (schema 1.1) and
 ``/transport_1_0_2/`` (1.3); ``GET <path>?wsdl`` serves the official WSDL (addresses
 pointed here), ``?xsd=NAME`` its schemas.  Control plane under ``/_emulator/`` (shared
-``received`` and ``faults``, plus):
+``received``, ``bodies`` (by SMEV MessageID, the signed element) and ``faults``, plus):
 
 - ``POST /_emulator/epgu/applications`` ``{"count": N, "version": "1.3", "applications": [{…}], "test": false}``
   → ``{"sent": [{"message_id", "order_id"}]}``: EPGU sends N applications to the gateway;

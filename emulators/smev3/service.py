@@ -107,6 +107,9 @@ class Smev:
         if name in ("SendRequestRequest", "SendResponseRequest"):
             mid = op.findtext(f"*/{ns.t('MessageID')}") or "?"
             self.control.record(mid, name.removesuffix("Request"), version=ns.version)
+            data = op.find(ns.t(SIGNED[name]))
+            if data is not None:  # the signed element: its signature value differs at every signing
+                self.control.observe(mid, etree.tostring(data, method="c14n", exclusive=True))
         elif name == "AckRequest":
             self.control.record("ack:" + (op.findtext(ns.b("AckTargetMessage")) or "?"), "Ack", version=ns.version)
 

@@ -10,6 +10,11 @@ A message with a ``purpose`` header is not a document's delivery but a report ab
 document already delivered (the Navigator told that an agreement was concluded): it
 leaves the delivery statuses alone and journals ``reported`` (or ``report_dead_lettered``)
 on the document, in the consumer's transaction.
+
+The three steps where a crash matters carry a failpoint (:mod:`gateway.core.failpoints`,
+for crash tests): ``after_publish`` in the relay's hook (published, not yet marked sent),
+``after_deliver`` once the adapter returned (the record not yet committed) and
+``after_commit`` once the record committed (the message not yet acked).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from adapters.base import Adapter, Outcome
 from adapters.base import PermanentError as AdapterPermanent
 from adapters.base import TransientError as AdapterTransient
+from gateway.core.failpoints import AFTER_COMMIT, AFTER_DELIVER, AFTER_PUBLISH, failpoint
 from gateway.delivery.messages import to_outgoing
 from gateway.documents.status import DocumentStatus
 from gateway.store import journal
@@ -49,7 +55,16 @@ async def _municipality(conn: AsyncConnection, document_id: str) -> str | None:
 
 
 async def mark_sent(conn: AsyncConnection, messages: Sequence[Message]) -> None:
-    """Relay hook: the messages are on the broker (publisher confirm) or in the embedded queue."""
+    """Relay hook: the messages are on the broker (publisher confirm) or in the embedded queue.
+
+    It runs in the relay's transaction that marks the outbox rows sent, before its commit.
+    """
+    for system in sorted({m.system for m in messages}):
+        failpoint(AFTER_PUBLISH, system)
+    await _record_sent(conn, messages)
+
+
+async def _record_sent(conn: AsyncConnection, messages: Sequence[Message]) -> None:
     for message in messages:
         document_id = message.headers.get("document")
         if not document_id or message.headers.get("purpose"):
@@ -79,11 +94,16 @@ class SystemHandler(Handler):
     async def deliver(self, message: Message) -> Outcome:
         outgoing = to_outgoing(message)
         try:
-            return await self.adapter.deliver(outgoing)
+            outcome = await self.adapter.deliver(outgoing)
         except AdapterPermanent as exc:
             raise PermanentError(f"{exc.code}: {exc.detail}") from None
         except AdapterTransient as exc:
             raise TransientError(f"{exc.code}: {exc.detail}") from None
+        failpoint(AFTER_DELIVER, self.system)
+        return outcome
+
+    def after_commit(self, message: Message) -> None:
+        failpoint(AFTER_COMMIT, self.system)
 
     async def record(self, message: Message, outcome: Outcome, session: AsyncSession) -> None:
         conn = await session.connection()
@@ -100,7 +120,7 @@ class SystemHandler(Handler):
         # broker hands it over at once); record ``sent`` here first so that the journal never
         # misses ``delivery_sent`` nor shows it after ``delivered``. The relay's later update
         # is then a no-op (guarded by ``pending``).
-        await mark_sent(conn, [message])
+        await _record_sent(conn, [message])
         detail = {"message_id": message.message_id, "outcome": outcome.status, "external_id": outcome.external_id}
         if not await set_delivery(conn, document_id, self.system, "delivered", ("pending", "sent", "failed"), detail):
             return

@@ -80,14 +80,15 @@ async def stack_factory(
 ) -> AsyncIterator[Callable[..., Awaitable[Stack]]]:
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
-    async def make(consumers: bool = True, relay: bool = True, **queue: Any) -> Stack:
+    async def make(consumers: bool = True, relay: bool = True, database_url: str | None = None, **queue: Any) -> Stack:
+        """``database_url``: a PostgreSQL database made by the test (else SQLite, or a fresh one for RabbitMQ)."""
         install_pki(pki, tmp_path / "var")
         config = emulators.RunConfig(ports={n: 0 for n in SYSTEM_EMULATORS}, trust=tmp_path / "var" / "pki" / "ca.pem",
                                      eb_processing_delay_s=0.2, eb_publish_delay_s=0.2, navigator_certificates=100)  # fmt: skip
         running = await emulators.start(config, SYSTEM_EMULATORS)
         cleanups.append(lambda: emulators.stop(running))
         urls = {r.name: r.url for r in running}
-        db_url = await pg_database() if backend == "rabbitmq" else None
+        db_url = database_url or (await pg_database() if backend == "rabbitmq" else None)
         settings = settings_for(tmp_path, urls, db_url, AMQP if backend == "rabbitmq" else None, **queue)
         ctx = await Context.open(settings, clock=FixedClock(DEFAULT_NOW))
         cleanups.append(ctx.close)
