@@ -218,16 +218,18 @@ class Runtime:
         return results
 
     async def _commit(self, items: Sequence[tuple[Message, Any]]) -> list[_Outcome]:
-        results: list[_Outcome] = []
+        results: list[_Outcome] = [False] * len(items)
+        # Records run in one order in every transaction (by ordering key, then message id), so
+        # two batches touching the same documents take their row locks in the same order.
+        order = sorted(range(len(items)), key=lambda i: (items[i][0].ordering_key or "", items[i][0].message_id))
         async with self.sessions() as session, session.begin():
-            fresh = await inbox.claim_many(session, self.system, [m.message_id for m, _ in items])
-            for message, outcome in items:
+            fresh = await inbox.claim_many(session, self.system, sorted(m.message_id for m, _ in items))
+            for index in order:
+                message, outcome = items[index]
                 if message.message_id in fresh:
                     fresh.discard(message.message_id)  # a second copy in the same batch is a duplicate
                     await self.handler.record(message, outcome, session)
-                    results.append(True)
-                else:
-                    results.append(False)
+                    results[index] = True
         return results
 
     async def _failed(self, delivery: Delivery, exc: Exception) -> None:

@@ -65,16 +65,43 @@ async def mark_sent(conn: AsyncConnection, messages: Sequence[Message]) -> None:
 
 
 async def _record_sent(conn: AsyncConnection, messages: Sequence[Message]) -> None:
-    for message in messages:
-        document_id = message.headers.get("document")
-        if not document_id or message.headers.get("purpose"):
-            continue
-        if await set_delivery(conn, document_id, message.system, "sent", ("pending",), {"message_id": message.message_id}):
-            await journal.append(
-                conn, event="delivery_sent", actor="gateway", document_id=document_id,
-                municipality=message.headers.get("municipality"),
-                details={"system": message.system, "message_id": message.message_id},
-            )  # fmt: skip
+    """``pending`` → ``sent`` for the messages' deliveries, journaled once each, in three statements.
+
+    The rows are locked in (document, system) order, the one order every transaction that
+    touches several deliveries uses, so concurrent relay and consumer batches never deadlock.
+    """
+    wanted = sorted(
+        {(m.headers["document"], m.system): m for m in messages if m.headers.get("document") and not m.headers.get("purpose")}
+        .items()
+    )  # fmt: skip
+    if not wanted:
+        return
+    pending = (
+        await conn.execute(
+            sa.select(deliveries.c.document_id, deliveries.c.system)
+            .where(sa.tuple_(deliveries.c.document_id, deliveries.c.system).in_([key for key, _ in wanted]),
+                   deliveries.c.status == "pending")
+            .order_by(deliveries.c.document_id, deliveries.c.system)
+            .with_for_update()
+        )
+    ).all()  # fmt: skip
+    found = {(row.document_id, row.system) for row in pending}
+    todo = [(key, m) for key, m in wanted if key in found]
+    if not todo:
+        return
+    now = journal.utc_stamp()
+    await conn.execute(
+        deliveries.update()
+        .where(deliveries.c.document_id == sa.bindparam("b_doc"), deliveries.c.system == sa.bindparam("b_system"),
+               deliveries.c.status == "pending")
+        .values(status="sent", detail=sa.bindparam("b_detail"), updated_at=now),
+        [{"b_doc": doc, "b_system": system, "b_detail": {"message_id": m.message_id}} for (doc, system), m in todo],
+    )  # fmt: skip
+    await journal.append_many(conn, [
+        journal.entry(event="delivery_sent", actor="gateway", document_id=doc, municipality=m.headers.get("municipality"),
+                      details={"system": system, "message_id": m.message_id}, at=now)
+        for (doc, system), m in todo
+    ])  # fmt: skip
 
 
 class SystemHandler(Handler):
@@ -116,6 +143,10 @@ class SystemHandler(Handler):
                 details={"system": self.system, "purpose": purpose, "external_id": outcome.external_id},
             )  # fmt: skip
             return
+        # The document's row is locked first, as every transaction that changes a document
+        # does (documents before deliveries): two systems' consumers recording the same
+        # document then take turns, and the second sees the first's delivery as delivered.
+        await conn.execute(sa.select(documents.c.id).where(documents.c.id == document_id).with_for_update())
         # The consumer can finish before the relay's transaction marks the message sent (the
         # broker hands it over at once); record ``sent`` here first so that the journal never
         # misses ``delivery_sent`` nor shows it after ``delivered``. The relay's later update
