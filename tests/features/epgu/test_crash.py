@@ -50,14 +50,18 @@ def _env(data_dir: Path, emulator: Emulator) -> dict[str, str]:
     }  # fmt: skip
 
 
-async def _serve(env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "serve", cwd=REPO, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+async def _serve(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    with log.open("ab") as out:  # kept for the failure message
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "serve", cwd=REPO, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
 
 
-async def _until(predicate, limit_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def _tail(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")[-6000:] if log.exists() else ""
+
+
+async def _until(predicate, limit_s: float, what: str, log: Path) -> None:  # type: ignore[no-untyped-def]
     try:
         async with asyncio.timeout(limit_s):
             for _ in iter(int, 1):  # the emulator has no event to wait on
@@ -65,13 +69,14 @@ async def _until(predicate, limit_s: float, what: str) -> None:  # type: ignore[
                     return
                 await asyncio.sleep(0.02)
     except TimeoutError:
-        raise AssertionError(f"not reached in {limit_s}s: {what}") from None
+        raise AssertionError(f"not reached in {limit_s}s: {what}\n--- gateway serve output:\n{_tail(log)}") from None
 
 
 async def test_killed_mid_run_and_restarted(emulator: Emulator, epgu_pki_dir: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     install_keys(epgu_pki_dir, data_dir)
     env = _env(data_dir, emulator)
+    log = tmp_path / "serve.log"
     smev = emulator.smev
     profile = load_profiles(Settings().municipalities_dir)["luga"]
     async with aiohttp.ClientSession() as s:
@@ -85,15 +90,15 @@ async def test_killed_mid_run_and_restarted(emulator: Emulator, epgu_pki_dir: Pa
     mids = {s["message_id"] for s in sent}
 
     for kill_after in (3, N // 2):  # two crashes with work in flight
-        proc = await _serve(env)
-        await _until(lambda k=kill_after: len(smev.epgu.statuses) >= k, 60, f"{kill_after} statuses before the kill")
+        proc = await _serve(env, log)
+        await _until(lambda k=kill_after: len(smev.epgu.statuses) >= k, 60, f"{kill_after} statuses before the kill", log)
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
     assert len(smev.epgu.statuses) < N, "the kills came too late to be mid-run"
 
-    proc = await _serve(env)
+    proc = await _serve(env, log)
     try:
-        await _until(lambda: len(smev.epgu.statuses) >= N and not list(smev.queues.pending()), 60, "all answered")
+        await _until(lambda: len(smev.epgu.statuses) >= N and not list(smev.queues.pending()), 60, "all answered", log)
         await asyncio.sleep(0.5)  # let a stray duplicate show itself, if there were one
     finally:
         proc.send_signal(signal.SIGTERM)
