@@ -104,7 +104,8 @@ async def test_concurrent_mix_with_a_worker_killed(
         async with stack.ctx.db.read() as conn:
             statuses = Counter((await conn.execute(sa.select(documents_table.c.status)
                                                    .where(documents_table.c.id.in_(documents)))).scalars())  # fmt: skip
-        assert statuses == {"delivered": len(documents)}, statuses
+        # A social order goes on from delivered to published when budget.gov.ru shows it.
+        assert set(statuses) <= {"delivered", "published"} and statuses.total() == len(documents), statuses
         for system in sorted({system for _, system in pairs}):
             bodies = await stack.bodies(system)
             assert bodies["conflicts"] == [], f"{system}: an id sent twice with different bytes"
