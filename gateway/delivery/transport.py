@@ -61,7 +61,14 @@ class GatewayTransport:
         self.ctx = ctx
         self.handler_types: dict[str, HandlerFactory] = dict(handler_types or {})
         self.config = transport_config(ctx)
-        self.engine: AsyncEngine = create_engine(ctx.settings.effective_database_url)
+        # On SQLite the transport writes through the gateway's own write connection: writers of
+        # one process then wait for each other in the pool's queue (first come, first served)
+        # instead of polling the file lock with SQLite's busy handler, which starves the
+        # queue's writes while request batches keep the lock busy.
+        self._shared_engine = ctx.db.is_sqlite
+        self.engine: AsyncEngine = (
+            ctx.db.write_engine if self._shared_engine else create_engine(ctx.settings.effective_database_url)
+        )
         self.transport: Transport = build_transport(self.config, self.engine, ctx.settings.amqp_url)
         self.probe = BackpressureProbe(self.engine, self.transport, self.config.backpressure, self.config.systems)
         self.handlers: dict[str, SystemHandler] = {}
@@ -96,4 +103,5 @@ class GatewayTransport:
     async def stop(self) -> None:
         if self.worker is not None:
             await self.worker.stop()
-        await self.engine.dispose()
+        if not self._shared_engine:
+            await self.engine.dispose()
