@@ -659,6 +659,7 @@ class Options:
     log_level: str | None
     stall_s: float
     keep: bool
+    kill_worker_at_s: float | None = None
 
 
 async def _pg_admin(statement: str) -> None:
@@ -730,7 +731,12 @@ async def run_backend(backend: str, workers: int, opts: Options) -> RunResult:
             worker = Proc(f"worker {i + 1}", [str(GATEWAY), "worker"], env, tmp / f"worker{i + 1}.log")
             procs.append(worker)
             await wait_line(worker, "Обработчик очереди запущен", 180)
+        killer = None
+        if pg and opts.kill_worker_at_s is not None:
+            killer = asyncio.create_task(_kill_a_worker(procs, env, tmp, opts.kill_worker_at_s, result))
         await _gateway_way(f"http://127.0.0.1:{port}", settings, opts, tag, result)
+        if killer is not None:
+            await killer
     except BaseException:
         failed = True
         for p in procs:
@@ -758,6 +764,18 @@ async def run_backend(backend: str, workers: int, opts: Options) -> RunResult:
             else:
                 shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+async def _kill_a_worker(procs: list[Proc], env: dict[str, str], tmp: Path, after_s: float, result: RunResult) -> None:
+    """SIGKILL worker 1 ``after_s`` seconds into the run, then start a new worker in its place."""
+    await asyncio.sleep(after_s)
+    victim = next(p for p in procs if p.name == "worker 1")
+    victim.sample()
+    victim.popen.send_signal(signal.SIGKILL)
+    await asyncio.to_thread(victim.popen.wait, 30)
+    result.notes.append(f"worker 1 killed with SIGKILL {after_s:.1f} s into the run and started again")
+    again = Proc("worker 1 (restarted)", [str(GATEWAY), "worker"], env, tmp / "worker1-restarted.log")
+    procs.append(again)
 
 
 async def _gateway_way(base: str, settings: Settings, opts: Options, tag: str, result: RunResult) -> None:
@@ -890,6 +908,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=200, help="items per batch request (at most 1000)")
     parser.add_argument("--keep-rate-limits", action="store_true", help="keep the adapters' default rate limits")
     parser.add_argument("--log-level", default=None, help="GATEWAY_LOG_LEVEL of the gateway processes (default: theirs)")
+    parser.add_argument("--kill-worker-at", type=float, default=None, metavar="S",
+                        help="pg-rabbit: SIGKILL worker 1 S seconds into the run and start it again")
     parser.add_argument("--stall", type=float, default=120.0, help="stop waiting for deliveries after this many seconds without progress")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (logs, SQLite files), the PostgreSQL database and the RabbitMQ queues")
@@ -899,6 +919,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = Options(
         n=args.n, concurrency=args.c, submit=args.submit, batch_size=args.batch_size,
         lift_rate_limits=not args.keep_rate_limits, log_level=args.log_level, stall_s=args.stall, keep=args.keep,
+        kill_worker_at_s=args.kill_worker_at,
     )  # fmt: skip
     runs = [("embedded", 0), ("pg-rabbit", 1), ("pg-rabbit", 2)] if args.all else [(args.backend, args.workers)]
 
