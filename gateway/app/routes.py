@@ -163,14 +163,15 @@ async def get_document(request: web.Request) -> web.Response:
     return json_response(await _service(request).get(actor, request.match_info["id"]))
 
 
+_JOURNAL = sa.select(journal).where(journal.c.document_id == sa.bindparam("doc_id")).order_by(journal.c.seq)
+_SIGNATURES = sa.select(signatures).where(signatures.c.document_id == sa.bindparam("doc_id")).order_by(signatures.c.id)
+
+
 @routes.get("/api/v1/documents/{id}/journal")
 async def document_journal(request: web.Request) -> web.Response:
     actor = await _actor(request)
     row = await _service(request).load_visible(actor, request.match_info["id"])
-    async with _ctx(request).db.read() as conn:
-        entries = (
-            await conn.execute(sa.select(journal).where(journal.c.document_id == row["id"]).order_by(journal.c.seq))
-        ).mappings().all()
+    entries = await _ctx(request).db.fetch(_JOURNAL, {"doc_id": row["id"]})
     items = [
         {"seq": e["seq"], "at": e["at"], "actor": e["actor"], "event": e["event"], "details": e["details"],
          "position": e["position"], "hash": e["hash"]}
@@ -194,10 +195,7 @@ async def document_xml(request: web.Request) -> web.Response:
 async def document_signatures(request: web.Request) -> web.Response:
     actor = await _actor(request)
     row = await _service(request).load_visible(actor, request.match_info["id"])
-    async with _ctx(request).db.read() as conn:
-        rows = (
-            await conn.execute(sa.select(signatures).where(signatures.c.document_id == row["id"]).order_by(signatures.c.id))
-        ).mappings().all()
+    rows = await _ctx(request).db.fetch(_SIGNATURES, {"doc_id": row["id"]})
     items = [
         {"source": r["source"], "signer_role": r["signer_role"], "signer_org": r["signer_org"], "subject": r["subject"],
          "inn": r["inn"], "ogrn": r["ogrn"], "serial": r["serial"], "content_sha256": r["content_sha256"],

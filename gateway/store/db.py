@@ -38,15 +38,26 @@ caller's own (as before across requests).  Direct users of ``write_engine`` (lea
 the connection between batches.  Cancelling a task in the middle of a statement does not
 discard the connection (SQLite finishes the statement in aiosqlite's thread, the rollback
 to the savepoint runs after it), so the rest of the batch carries on.
+
+Single-statement reads.  ``fetch()`` and ``fetch_first()`` run one SELECT built once (a
+module-level statement with named ``bindparam`` values).  On SQLite a read transaction
+around one statement buys nothing (the statement reads one snapshot on its own), while its
+BEGIN, COMMIT and the pool's reset each cross to aiosqlite's thread, and SQLAlchemy's
+execution of a statement costs several crossings more; so these reads run, compiled once
+per statement, on a few connections of their own in autocommit mode, one crossing each.
+Like ``read()`` they see committed data only.  On PostgreSQL they run in autocommit mode
+too (no BEGIN and COMMIT round trips), on the pooled connections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import sqlite3
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +67,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction, create_async_engine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql import Select
 
 log = logging.getLogger("gateway.store")
 
@@ -67,6 +80,10 @@ SQLITE_SYNCHRONOUS = "FULL"
 GROUP_COMMIT_MAX_CALLERS = 128
 #: No new turn joins a batch this long after its first turn began (seconds).
 GROUP_COMMIT_MAX_BATCH_S = 0.05
+#: SQLite connections of ``fetch()`` (each has its own aiosqlite thread; SQLite reads in parallel).
+SQLITE_FETCH_CONNECTIONS = 2
+#: Statements ``fetch()`` keeps compiled; more (statements built per call) empty the cache.
+FETCH_CACHE_SIZE = 256
 
 _SYNCHRONOUS_MODES = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
 
@@ -338,6 +355,99 @@ class _GroupCommitWriter:
             self._holder = None
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A SELECT compiled for SQLite: its SQL, how to order its parameters, how to read its rows."""
+
+    statement: Select[Any]  # kept so that the id() it is cached under is not reused
+    sql: str
+    names: tuple[str, ...]
+    bind: tuple[Callable[[Any], Any] | None, ...]
+    defaults: Mapping[str, Any]
+    keys: tuple[str, ...]
+    result: tuple[Callable[[Any], Any] | None, ...]
+
+
+class _SqliteFetcher:
+    """Single SELECTs on dedicated autocommit connections of the read engine (module docstring)."""
+
+    def __init__(self, engine: AsyncEngine, connections: int) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.size = connections
+        self._compiled: dict[int, _Compiled] = {}
+        self._connections: list[Any] = []  # aiosqlite connections
+        self._turn = itertools.count()
+        self._opening: asyncio.Lock | None = None
+
+    def compiled(self, statement: Select[Any]) -> _Compiled:
+        found = self._compiled.get(id(statement))
+        if found is not None and found.statement is statement:
+            return found
+        d = self.dialect
+        compiled = statement.compile(dialect=d)
+        names = tuple(compiled.positiontup or ())
+        if compiled.positiontup is None or "POSTCOMPILE" in compiled.string:
+            raise ValueError("fetch(): only statements with plain bound values (no IN lists)")
+        binds = [compiled.binds[name] for name in names]
+        columns = list(statement.selected_columns)
+        found = _Compiled(
+            statement=statement,
+            sql=compiled.string,
+            names=names,
+            bind=tuple(b.type.dialect_impl(d).bind_processor(d) for b in binds),
+            defaults=compiled.construct_params(_check=False),
+            keys=tuple(str(c.key) for c in columns),
+            result=tuple(c.type.dialect_impl(d).result_processor(d, None) for c in columns),
+        )
+        if len(self._compiled) >= FETCH_CACHE_SIZE:
+            self._compiled.clear()
+        self._compiled[id(statement)] = found
+        return found
+
+    async def _connection(self) -> Any:
+        if len(self._connections) < self.size:
+            if self._opening is None:
+                self._opening = asyncio.Lock()
+            async with self._opening:
+                if len(self._connections) < self.size:
+                    # Made by the read engine (its connect events, autocommit), then detached:
+                    # ours until close(), and the pool makes others for read().
+                    raw: PoolProxiedConnection = await self.engine.raw_connection()
+                    driver = raw.driver_connection
+                    raw.detach()
+                    self._connections.append(driver)
+        return self._connections[next(self._turn) % len(self._connections)]
+
+    async def fetch(self, statement: Select[Any], params: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        c = self.compiled(statement)
+        values = dict(c.defaults, **params) if params else c.defaults
+        args = tuple(
+            (proc(values[name]) if proc is not None else values[name]) for name, proc in zip(c.names, c.bind, strict=True)
+        )
+        connection = await self._connection()
+        try:
+            rows = await connection.execute_fetchall(c.sql, args)
+        except sqlite3.Error as exc:
+            if connection in self._connections:  # it may be broken: the next fetch opens another
+                self._connections.remove(connection)
+                with contextlib.suppress(Exception):
+                    await connection.close()
+            # As SQLAlchemy raises it (the same classes for the retry policy), values not in the message.
+            raise sa.exc.DBAPIError.instance(c.sql, args, exc, sqlite3.Error, hide_parameters=True) from exc
+        keys, result = c.keys, c.result
+        return [
+            {k: (p(v) if p is not None and v is not None else v) for k, p, v in zip(keys, result, row, strict=True)}
+            for row in rows
+        ]
+
+    async def close(self) -> None:
+        connections, self._connections = self._connections, []
+        for connection in connections:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+
 class Database:
     """The gateway's database: ``read()``, ``write()`` and ``exclusive()`` give a connection inside a transaction.
 
@@ -361,6 +471,7 @@ class Database:
         self.url = url
         self.dialect = sa.engine.make_url(url).get_backend_name()
         self._writer: _GroupCommitWriter | None = None
+        self._fetcher: _SqliteFetcher | None = None
         if self.dialect == "sqlite":
             path = sa.engine.make_url(url).database
             if path and path != ":memory:":
@@ -369,9 +480,12 @@ class Database:
             self.read_engine = _sqlite_engine(url, immediate=False, pool_size=4, synchronous=mode)
             self.write_engine = _sqlite_engine(url, immediate=True, pool_size=1, synchronous=mode)
             self._writer = _GroupCommitWriter(self.write_engine, max_batch_callers, max_batch_s)
+            self._fetcher = _SqliteFetcher(self.read_engine, SQLITE_FETCH_CONNECTIONS)
         else:
             self.read_engine = create_async_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
             self.write_engine = self.read_engine
+        #: ``fetch()`` on PostgreSQL: the read engine's pool, without BEGIN and COMMIT.
+        self._autocommit = self.read_engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -387,6 +501,23 @@ class Database:
         async with self.read_engine.connect() as conn:
             async with conn.begin():
                 yield conn
+
+    async def fetch(self, statement: Select[Any], params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The rows of one SELECT, as dicts by column key, read from committed data.
+
+        ``statement`` is built once (e.g. at module level) with named ``bindparam`` values
+        given in ``params``: on SQLite it is compiled once and cached by identity (module
+        docstring).  For several statements that must see one snapshot, use ``read()``.
+        """
+        if self._fetcher is not None:
+            return await self._fetcher.fetch(statement, params)
+        async with self._autocommit.connect() as conn:
+            return [dict(row) for row in (await conn.execute(statement, dict(params or {}))).mappings()]
+
+    async def fetch_first(self, statement: Select[Any], params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """The first row of ``fetch()`` or ``None`` (the statement should select one row: by key or with LIMIT)."""
+        rows = await self.fetch(statement, params)
+        return rows[0] if rows else None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -419,6 +550,8 @@ class Database:
     async def dispose(self) -> None:
         if self._writer is not None:
             await self._writer.close()
+        if self._fetcher is not None:
+            await self._fetcher.close()
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()

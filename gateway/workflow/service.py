@@ -20,8 +20,8 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -89,6 +89,8 @@ class ActionEvent:
     details: dict[str, Any]
     profile: Profile
     enqueued: bool = False  # a hook that adds outbox rows sets this so the relay is woken
+    #: ``send``: the detail (``message_id``, ``revision``) of the delivery row written per system.
+    deliveries: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 ActionHook = Callable[[ActionEvent], Awaitable[None]]
@@ -177,8 +179,9 @@ class DocumentService:
     async def _submit(
         self, actor: Actor, sub: Submission, idempotency_key: str | None, in_transaction: InTransaction | None
     ) -> Accepted:
-        digest = request_digest(sub)
+        digest = ""  # of the request: stored with, and compared against, an idempotency key
         if idempotency_key is not None:
+            digest = request_digest(sub)
             previous = await self._idempotent_answer(actor, idempotency_key, digest)
             if previous is not None:
                 return previous
@@ -216,12 +219,7 @@ class DocumentService:
         return sub.doc_type, profile
 
     async def _idempotent_answer(self, actor: Actor, key: str, digest: str) -> Accepted | None:
-        async with self.ctx.db.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(idempotency).where(idempotency.c.token_id == (actor.token_id or ""), idempotency.c.key == key)
-                )
-            ).mappings().first()
+        row = await self.ctx.db.fetch_first(_IDEMPOTENCY, {"token_id": actor.token_id or "", "key": key})
         if row is None:
             return None
         if row["request_sha256"] != digest:
@@ -233,21 +231,18 @@ class DocumentService:
         wanted = LINKS.get(doc_type, {})
         if not wanted:
             return out
-        async with self.ctx.db.read() as conn:
-            for name, target_type in wanted.items():
-                link = getattr(doc, name)
-                query = sa.select(documents).where(documents.c.municipality == municipality)
-                if link.id is not None:
-                    query = query.where(documents.c.id == link.id)
-                else:
-                    query = query.where(
-                        documents.c.type == target_type, documents.c.number == link.number, documents.c.status != "rejected"
-                    )
-                row = (await conn.execute(query.limit(1))).mappings().first()
-                found = None
-                if row is not None:
-                    found = LinkedDocument(row["id"], row["type"], row["number"], row["status"], row["payload"])
-                out[name] = LinkResolution(by_id=link.id is not None, found=found)
+        for name, target_type in wanted.items():
+            link = getattr(doc, name)
+            if link.id is not None:
+                row = await self.ctx.db.fetch_first(_LINK_BY_ID, {"municipality": municipality, "id": link.id})
+            else:
+                row = await self.ctx.db.fetch_first(
+                    _LINK_BY_NUMBER, {"municipality": municipality, "type": target_type, "number": link.number}
+                )
+            found = None
+            if row is not None:
+                found = LinkedDocument(row["id"], row["type"], row["number"], row["status"], row["payload"])
+            out[name] = LinkResolution(by_id=link.id is not None, found=found)
         return out
 
     async def _store_new(
@@ -282,27 +277,30 @@ class DocumentService:
         try:
             async with self.ctx.db.write() as conn:
                 await conn.execute(
-                    documents.insert().values(
+                    _INSERT_DOCUMENT,
+                    dict(
                         id=doc_id, type=doc_type, municipality=profile.id, status="submitted", number=doc.number,
                         doc_date=doc.date, year=getattr(doc, "year", None), paper=getattr(doc, "paper", None) is not None,
                         provider_inn=provider_inn_of(doc_type, payload), payload=payload, steps={}, approved_on=None,
                         created_by_org=actor.org, created_by_role=actor.role.value, created_at=now, updated_at=now,
-                    )
+                    ),
                 )  # fmt: skip
-                await journal.append(
-                    conn, event="submitted", actor=actor.label, document_id=doc_id, municipality=profile.id, at=now,
+                opened = await self._open_deadlines(conn, doc_id, profile.id, step_deadlines[0])
+                submitted = journal.entry(
+                    event="submitted", actor=actor.label, document_id=doc_id, municipality=profile.id, at=now,
                     details={"type": doc_type, "number": doc.number, "paper": getattr(doc, "paper", None) is not None,
                              "links": resolved, "notices": [n["code"] for n in notices]},
                 )  # fmt: skip
-                await self._open_deadlines(conn, doc_id, profile.id, step_deadlines[0])
+                await journal.append_many(conn, [submitted, *opened])
                 if in_transaction is not None:
                     await in_transaction(conn, doc_id)
                 if idempotency_key is not None:
                     await conn.execute(
-                        idempotency.insert().values(
+                        _INSERT_IDEMPOTENCY,
+                        dict(
                             token_id=actor.token_id or "", key=idempotency_key, request_sha256=digest, status_code=202,
                             response=json.dumps(body, ensure_ascii=False), created_at=now,
-                        )
+                        ),
                     )  # fmt: skip
         except IntegrityError:
             if idempotency_key is not None:
@@ -332,21 +330,32 @@ class DocumentService:
             rows.append({"kind": step.id, "title": step.title, "started_on": start, "due_on": due, "source": step.source})
         return rows, notices
 
-    async def _open_deadlines(self, conn: AsyncConnection, doc_id: str, municipality: str, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            await conn.execute(deadlines.insert().values(document_id=doc_id, municipality=municipality, **row))
-            await journal.append(
-                conn, event="deadline_opened", actor="gateway", document_id=doc_id, municipality=municipality,
+    async def _open_deadlines(
+        self, conn: AsyncConnection, doc_id: str, municipality: str, rows: list[dict[str, Any]]
+    ) -> list[journal.Entry]:
+        """Insert the deadlines; their journal entries, for the caller to append after its own (one INSERT)."""
+        if not rows:
+            return []
+        await conn.execute(_INSERT_DEADLINE, [{"document_id": doc_id, "municipality": municipality, **row} for row in rows])
+        return [
+            journal.entry(
+                event="deadline_opened", actor="gateway", document_id=doc_id, municipality=municipality,
                 details={"kind": row["kind"], "due_on": row["due_on"].isoformat()},
             )  # fmt: skip
+            for row in rows
+        ]
 
     # ------------------------------------------------------------------ actions
     async def act(self, actor: Actor, doc_id: str, action: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Take a workflow action; the document resource after it."""
-        await self._retrying(lambda: self._act(actor, doc_id, action, body))
-        return await self._retrying(lambda: self.get(actor, doc_id))
+        """Take a workflow action; the document resource after it.
 
-    async def _act(self, actor: Actor, doc_id: str, action: str, body: Mapping[str, Any]) -> None:
+        The resource is the row as the action wrote it (no hook writes the document row)
+        with the deliveries read after the commit.
+        """
+        row = await self._retrying(lambda: self._act(actor, doc_id, action, body))
+        return await self._retrying(lambda: self._resource(actor, row))
+
+    async def _act(self, actor: Actor, doc_id: str, action: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
         row = await self.load_visible(actor, doc_id)
         profile = self.profile(row["municipality"])
         doc = DOCUMENT_TYPES[row["type"]].model.model_validate(row["payload"])
@@ -375,11 +384,7 @@ class DocumentService:
             if step is not None:
                 values["steps"] = {**(row["steps"] or {}), action: effective.isoformat()}
                 event = action
-                await conn.execute(
-                    deadlines.update()
-                    .where(deadlines.c.document_id == doc_id, deadlines.c.kind == action)
-                    .values(met_on=effective)
-                )
+                await conn.execute(_MEET_DEADLINE, {"b_document_id": doc_id, "b_kind": action, "met_on": effective})
             else:
                 values["status"] = ACTION_TRANSITIONS[action][1].value
                 event = ACTION_EVENTS[action]
@@ -389,32 +394,37 @@ class DocumentService:
                     details["reason"] = str(body["reason"])[:1000]
                 if prepared is not None:
                     values["signed_xml"] = prepared.xml
-                    await conn.execute(signatures.insert().values(document_id=doc_id, **prepared.row))
+                    await conn.execute(_INSERT_SIGNATURE, {"document_id": doc_id, **prepared.row})
                     details.update(
                         {k: prepared.row[k] for k in ("source", "subject", "inn", "ogrn", "serial", "content_sha256")}
                     )
             changed = await conn.execute(
-                documents.update()
-                .where(documents.c.id == doc_id, documents.c.status == row["status"], documents.c.updated_at == row["updated_at"])
-                .values(**values)
+                _UPDATE_DOCUMENT,
+                {"b_id": doc_id, "b_status": row["status"], "b_updated_at": row["updated_at"], **values},
             )
             if changed.rowcount != 1:
                 raise Problem(409, "concurrent_change", "Документ изменён другим запросом; повторите действие")
+            written: dict[str, Mapping[str, Any]] = {}
             if outgoing is not None:
                 details["systems"] = [o.system for o in outgoing]
-                await self._enqueue(conn, row["id"], outgoing, now)
-            await journal.append(
-                conn, event=event, actor=actor.label, document_id=doc_id, municipality=profile.id, at=now, details=details
-            )
+                written = await self._enqueue(conn, row["id"], outgoing, now)
+            opened: list[journal.Entry] = []
             if action == "approve":
-                opened, _ = self._deadlines_for(profile, row["type"], "approved", effective)
-                await self._open_deadlines(conn, doc_id, profile.id, opened)
-            event_ctx = ActionEvent(conn=conn, actor=actor, row=row, action=action, details=details, profile=profile)
+                due, _ = self._deadlines_for(profile, row["type"], "approved", effective)
+                opened = await self._open_deadlines(conn, doc_id, profile.id, due)
+            acted = journal.entry(
+                event=event, actor=actor.label, document_id=doc_id, municipality=profile.id, at=now, details=details
+            )
+            await journal.append_many(conn, [acted, *opened])
+            event_ctx = ActionEvent(
+                conn=conn, actor=actor, row=row, action=action, details=details, profile=profile, deliveries=written
+            )
             for hook in self.action_hooks:
                 await hook(event_ctx)
         if (action == "send" or event_ctx.enqueued) and self.on_enqueued is not None:
             self.on_enqueued()
         log.info("document action id=%s action=%s", doc_id, action)
+        return {**row, **values}
 
     async def _outgoing(
         self, actor: Actor, row: Mapping[str, Any], profile: Profile, now: str
@@ -425,24 +435,13 @@ class DocumentService:
         guarded by the row's status and ``updated_at``, which any other change moves.
         """
         xml = canonical_xml(row, profile)
-        async with self.ctx.db.read() as conn:
-            sigs = (
-                await conn.execute(
-                    sa.select(signatures.c.der).where(signatures.c.document_id == row["id"]).order_by(signatures.c.id)
-                )
-            ).scalars().all()
-            # A document sent again (a corrected version after the system returned it) is a new
-            # revision: a new message id, and the earlier receipt id as ``correction_of``.
-            revision = (
-                await conn.execute(
-                    sa.select(sa.func.count()).select_from(journal_table)
-                    .where(journal_table.c.document_id == row["id"], journal_table.c.event == "sent")
-                )
-            ).scalar_one()  # fmt: skip
-            earlier = {
-                d["system"]: d
-                for d in (await conn.execute(sa.select(deliveries).where(deliveries.c.document_id == row["id"]))).mappings()
-            }
+        key = {"doc_id": row["id"]}
+        sigs = [s["der"] for s in await self.ctx.db.fetch(_SIGNATURES, key)]
+        # A document sent again (a corrected version after the system returned it) is a new
+        # revision: a new message id, and the earlier receipt id as ``correction_of``.
+        sent = await self.ctx.db.fetch_first(_TIMES_SENT, key)
+        revision = int(sent["n"]) if sent is not None else 0
+        earlier = {d["system"]: d for d in await self.ctx.db.fetch(_DELIVERIES, key)}
         org = profile.organisation(actor.org)
         identity = self.signing.keys.identity_of(profile.id, actor.org, actor.role.value)
         submitter = {
@@ -466,23 +465,32 @@ class DocumentService:
             out.append(OutgoingDelivery(system, previous is not None, revision, outbox_message(row, system, body, revision)))
         return out
 
-    async def _enqueue(self, conn: AsyncConnection, document_id: str, outgoing: Sequence[OutgoingDelivery], now: str) -> None:
-        """One delivery row and one outbox message per target system, in the caller's transaction."""
+    async def _enqueue(
+        self, conn: AsyncConnection, document_id: str, outgoing: Sequence[OutgoingDelivery], now: str
+    ) -> dict[str, Mapping[str, Any]]:
+        """One delivery row and one outbox message per target system, in the caller's transaction.
+
+        Returns the detail written to each system's delivery row.
+        """
+        written: dict[str, Mapping[str, Any]] = {}
+        new: list[dict[str, Any]] = []
         for item in outgoing:
             detail = {"message_id": item.message.message_id, "revision": item.revision}
+            written[item.system] = detail
             if item.existing:
                 await conn.execute(
-                    deliveries.update()
-                    .where(deliveries.c.document_id == document_id, deliveries.c.system == item.system)
-                    .values(status="pending", detail=detail, updated_at=now)
-                )
+                    _UPDATE_DELIVERY,
+                    {"b_document_id": document_id, "b_system": item.system, "status": "pending", "detail": detail,
+                     "updated_at": now},
+                )  # fmt: skip
             else:
-                await conn.execute(
-                    deliveries.insert().values(
-                        document_id=document_id, system=item.system, status="pending", detail=detail, updated_at=now
-                    )
+                new.append(
+                    {"document_id": document_id, "system": item.system, "status": "pending", "detail": detail, "updated_at": now}
                 )
+        if new:
+            await conn.execute(_INSERT_DELIVERY, new)
         await outbox.add_messages(conn, [item.message for item in outgoing])
+        return written
 
     # ------------------------------------------------------------------ reads
     def visible(self, actor: Actor, row: Mapping[str, Any]) -> bool:
@@ -500,29 +508,64 @@ class DocumentService:
             uuid.UUID(doc_id)
         except ValueError:
             raise Problem(404, "document_not_found", "Документ не найден") from None
-        async with self.ctx.db.read() as conn:
-            row = cast(
-                "Mapping[str, Any] | None",
-                (await conn.execute(sa.select(documents).where(documents.c.id == doc_id))).mappings().first(),
-            )
+        row = await self.ctx.db.fetch_first(_DOCUMENT, {"doc_id": doc_id})
         if row is None or not self.visible(actor, row):
             raise Problem(404, "document_not_found", "Документ не найден")
         return row
 
     async def get(self, actor: Actor, doc_id: str) -> dict[str, Any]:
+        row = await self.load_visible(actor, doc_id)
+        return await self._resource(actor, row)
+
+    async def _resource(self, actor: Actor, row: Mapping[str, Any]) -> dict[str, Any]:
         from gateway.workflow.views import document_resource
 
-        row = await self.load_visible(actor, doc_id)
-        async with self.ctx.db.read() as conn:
-            rows = cast(
-                "Sequence[Mapping[str, Any]]",
-                (
-                    await conn.execute(
-                        sa.select(deliveries).where(deliveries.c.document_id == doc_id).order_by(deliveries.c.system)
-                    )
-                ).mappings().all(),
-            )
+        rows = await self.ctx.db.fetch(_DELIVERIES, {"doc_id": row["id"]})
         return document_resource(row, rows, self.profile(row["municipality"]), actor)
+
+
+# Statements built once, their values bound by name (SQLAlchemy compiles each shape once;
+# building a statement per call costs more than executing it).  ``b_`` names are WHERE values.
+_INSERT_DOCUMENT = documents.insert()
+_UPDATE_DOCUMENT = documents.update().where(
+    documents.c.id == sa.bindparam("b_id"),
+    documents.c.status == sa.bindparam("b_status"),
+    documents.c.updated_at == sa.bindparam("b_updated_at"),
+)
+_INSERT_DEADLINE = deadlines.insert()
+_MEET_DEADLINE = deadlines.update().where(
+    deadlines.c.document_id == sa.bindparam("b_document_id"), deadlines.c.kind == sa.bindparam("b_kind")
+)
+_INSERT_SIGNATURE = signatures.insert()
+_INSERT_DELIVERY = deliveries.insert()
+_UPDATE_DELIVERY = deliveries.update().where(
+    deliveries.c.document_id == sa.bindparam("b_document_id"), deliveries.c.system == sa.bindparam("b_system")
+)
+_INSERT_IDEMPOTENCY = idempotency.insert()
+
+# Single-statement reads (``Database.fetch``).
+_DOCUMENT = sa.select(documents).where(documents.c.id == sa.bindparam("doc_id"))
+_DELIVERIES = sa.select(deliveries).where(deliveries.c.document_id == sa.bindparam("doc_id")).order_by(deliveries.c.system)
+_SIGNATURES = sa.select(signatures.c.der).where(signatures.c.document_id == sa.bindparam("doc_id")).order_by(signatures.c.id)
+_TIMES_SENT = sa.select(sa.func.count().label("n")).where(
+    journal_table.c.document_id == sa.bindparam("doc_id"), journal_table.c.event == "sent"
+)
+_IDEMPOTENCY = sa.select(idempotency).where(
+    idempotency.c.token_id == sa.bindparam("token_id"), idempotency.c.key == sa.bindparam("key")
+)
+_LINK_BY_ID = (
+    sa.select(documents)
+    .where(documents.c.municipality == sa.bindparam("municipality"), documents.c.id == sa.bindparam("id"))
+    .limit(1)
+)
+_LINK_BY_NUMBER = (
+    sa.select(documents)
+    .where(
+        documents.c.municipality == sa.bindparam("municipality"), documents.c.type == sa.bindparam("type"),
+        documents.c.number == sa.bindparam("number"), documents.c.status != "rejected",
+    )
+    .limit(1)
+)  # fmt: skip
 
 
 def _parse_effective_date(body: Mapping[str, Any], today: dt.date) -> dt.date:

@@ -6,6 +6,11 @@ base64 DER), which is verified against the exact bytes, the trusted roots and th
 and checked for qualification and for the signer's authority to act for the party.
 The bytes signed first are kept and every later signature (the other party's) covers
 the same bytes: the document is never re-rendered once signed.
+
+A signature the gateway makes with a server-side key is checked like one brought by the
+caller, except that the cryptographic check of its value is done once per key: the same
+code with the same key over other bytes cannot give another verdict.  Its certificate's
+chain, revocation and authority are checked every time.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from gateway.store.journal import utc_stamp
 from gateway.workflow.problems import Problem, from_violations
 from gateway.workflow.rules.actions import Actor
 from gateway.workflow.rules.signatures import PartyIdentity, SignerFacts, check_signer, provider_party
-from signing import cms
+from signing import GostSigner, cms
+from signing.chain import validate_chain
 from signing.cms import CMSError, SignerReport
 
 
@@ -62,6 +68,33 @@ class DocumentSigning:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.keys = ctx.keys
+        self._signers: dict[tuple[str, str, str], GostSigner] = {}  # loaded keys, by whom they sign for
+        self._verified: dict[int, GostSigner] = {}  # keys whose signatures verified (by id, object kept)
+
+    async def _signer(self, municipality: str, org: str, role: str) -> GostSigner | None:
+        """The server-side key; loaded (files, decryption) in a thread the first time only."""
+        key = (municipality, org, role)
+        signer = self._signers.get(key)
+        if signer is None:
+            signer = await asyncio.to_thread(self.keys.signer_for, municipality, org, role)
+            if signer is not None:
+                self._signers[key] = signer
+        return signer
+
+    def _verify(self, der: bytes, xml: bytes, signer: GostSigner | None) -> list[SignerReport]:
+        """Reports on ``der`` over ``xml``; ``signer``: the server-side key that has just made it."""
+        trusted, crls = self.keys.trusted, self.keys.crls
+        if signer is not None and self._verified.get(id(signer)) is signer:
+            cert = signer.certificate
+            try:
+                chain = validate_chain(cert, trusted, intermediates=[c for c in signer.chain if c is not cert], crls=crls)
+            except (ValueError, KeyError, TypeError, IndexError) as exc:  # as cms.verify_detached reports them
+                raise CMSError(f"подпись CMS повреждена: {exc}") from exc
+            return [SignerReport(cert, digest_ok=True, signature_ok=True, chain=chain)]
+        reports = cms.verify_detached(der, xml, trusted=trusted, crl=crls or None)
+        if signer is not None and len(reports) == 1 and reports[0].crypto_ok:
+            self._verified[id(signer)] = signer
+        return reports
 
     def party_of(self, actor: Actor, doc: DocumentBase, profile: Profile) -> PartyIdentity | None:
         """Whom the acting token signs for: the provider of the document, or its own organisation."""
@@ -82,8 +115,9 @@ class DocumentSigning:
     ) -> PreparedSignature:
         xml = canonical_xml(row, profile)
         encoded = body.get("signature")
+        signer: GostSigner | None = None
         if encoded is None:
-            signer = await asyncio.to_thread(self.keys.signer_for, profile.id, actor.org, actor.role.value)
+            signer = await self._signer(profile.id, actor.org, actor.role.value)
             if signer is None:
                 raise Problem(
                     409, "signing_key_missing",
@@ -99,7 +133,7 @@ class DocumentSigning:
             raise Problem(409, "trust_not_configured", "Не настроены доверенные корневые сертификаты (ca.pem)")
         try:
             # Certificates are checked at the real moment of signing, not at the business date of the clock.
-            reports = cms.verify_detached(der, xml, trusted=self.keys.trusted, crl=self.keys.crls or None)
+            reports = self._verify(der, xml, signer)
         except CMSError:
             raise Problem(422, "signature_malformed", "Подпись CMS повреждена или имеет неверный формат") from None
         if len(reports) != 1:

@@ -56,6 +56,13 @@ async def latest_round(conn: AsyncConnection, document_id: str) -> Mapping[str, 
     return cast("Mapping[str, Any] | None", row)
 
 
+_INSERT_ROUND = publication_rounds.insert()
+_INSERT_DEADLINE = deadlines.insert()
+_PUBLICATION_DEADLINES = sa.select(sa.func.count()).where(
+    deadlines.c.document_id == sa.bindparam("document_id"), deadlines.c.kind == DEADLINE_KIND
+)
+
+
 async def on_send(ctx: Context, event: ActionEvent) -> None:
     """Action hook: a tracked document was sent; open its round (and, first time, its deadline)."""
     if event.action != "send" or not tracked(event.profile, event.row["type"]):
@@ -63,21 +70,25 @@ async def on_send(ctx: Context, event: ActionEvent) -> None:
     if SYSTEM not in event.details.get("systems", []):
         return
     conn, row = event.conn, event.row
-    detail = (
-        await conn.execute(
-            sa.select(deliveries.c.detail).where(deliveries.c.document_id == row["id"], deliveries.c.system == SYSTEM)
-        )
-    ).scalar_one()
+    detail = event.deliveries.get(SYSTEM)  # what the send just wrote to the delivery row
+    if detail is None:
+        detail = (
+            await conn.execute(
+                sa.select(deliveries.c.detail).where(deliveries.c.document_id == row["id"], deliveries.c.system == SYSTEM)
+            )
+        ).scalar_one()
     revision = int((detail or {}).get("revision", 0))
-    previous = await latest_round(conn, row["id"])
+    # Rounds are opened only here, by a send, and ``revision`` counts the earlier sends: none before the first.
+    previous = await latest_round(conn, row["id"]) if revision > 0 else None
     correction_of = previous["registration_number"] if previous is not None else None
     submitted_on = dt.date.fromisoformat(event.details["date"])
     await conn.execute(
-        publication_rounds.insert().values(
+        _INSERT_ROUND,
+        dict(
             document_id=row["id"], revision=revision, municipality=event.profile.id, doc_type=row["type"],
             state="submitted", message_id=detail["message_id"], submitted_on=submitted_on,
             correction_of=correction_of, updated_at=journal.utc_stamp(),
-        )
+        ),
     )  # fmt: skip
     if revision > 0:
         await journal.append(
@@ -90,12 +101,7 @@ async def on_send(ctx: Context, event: ActionEvent) -> None:
 async def _open_deadline(ctx: Context, conn: AsyncConnection, document_id: str, profile: Profile, start: dt.date) -> None:
     rule = profile.publication
     assert rule is not None
-    exists = (
-        await conn.execute(
-            sa.select(sa.func.count()).select_from(deadlines)
-            .where(deadlines.c.document_id == document_id, deadlines.c.kind == DEADLINE_KIND)
-        )
-    ).scalar_one()  # fmt: skip
+    exists = (await conn.execute(_PUBLICATION_DEADLINES, {"document_id": document_id})).scalar_one()
     if exists:
         return  # a corrected version does not restart the clock
     try:
@@ -108,10 +114,11 @@ async def _open_deadline(ctx: Context, conn: AsyncConnection, document_id: str, 
         )  # fmt: skip
         return
     await conn.execute(
-        deadlines.insert().values(
+        _INSERT_DEADLINE,
+        dict(
             document_id=document_id, municipality=profile.id, kind=DEADLINE_KIND, title=rule.title,
             started_on=start, due_on=due, source=rule.source[:300],
-        )
+        ),
     )  # fmt: skip
     await journal.append(
         conn, event="deadline_opened", actor="gateway", document_id=document_id, municipality=profile.id,
