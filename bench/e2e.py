@@ -698,26 +698,15 @@ async def _pg_admin(statement: str) -> None:
 
 async def _delete_topology(ctx_settings: Settings) -> None:
     """Delete the queues and exchange of the run's prefix (names from the gateway's own transport config)."""
-    import aio_pika
-
     from gateway.delivery.transport import transport_config
-    from queues.amqp import Topology
+    from queues.rabbitmq import delete_topology
 
     ctx = await Context.open(ctx_settings, migrate=False)
     try:
-        topology = Topology(transport_config(ctx))
+        config = transport_config(ctx)
     finally:
         await ctx.close()
-    connection = await aio_pika.connect(AMQP)
-    try:
-        channel = await connection.channel()
-        for name in topology.all_queues():
-            await channel.queue_delete(name)
-        exchanges = topology.exchanges() if hasattr(topology, "exchanges") else [topology.exchange]
-        for name in exchanges:
-            await channel.exchange_delete(name)
-    finally:
-        await connection.close()
+    await delete_topology(AMQP, config)
 
 
 async def run_backend(backend: str, workers: int, opts: Options) -> RunResult:

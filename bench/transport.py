@@ -30,13 +30,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from queues.abc import Message, Transport  # noqa: E402
-from queues.amqp import Topology  # noqa: E402
 from queues.config import TransportConfig  # noqa: E402
 from queues.db import create_engine  # noqa: E402
 from queues.embedded import EmbeddedTransport  # noqa: E402
 from queues.ids import message_id_for  # noqa: E402
 from queues.outbox import add_messages  # noqa: E402
-from queues.rabbitmq import RabbitTransport  # noqa: E402
+from queues.rabbitmq import RabbitTransport, delete_topology  # noqa: E402
 from queues.schema import metadata  # noqa: E402
 from queues.worker import Handler, Worker  # noqa: E402
 
@@ -208,16 +207,7 @@ async def main(n: int) -> None:
 
 
 async def _delete_topology(config: TransportConfig) -> None:
-    topology = Topology(config)
-    connection = await aio_pika.connect(AMQP)
-    try:
-        channel = await connection.channel()
-        for name in topology.all_queues():
-            await channel.queue_delete(name)
-        for name in topology.exchanges():
-            await channel.exchange_delete(name)
-    finally:
-        await connection.close()
+    await delete_topology(AMQP, config)
 
 
 if __name__ == "__main__":

@@ -358,3 +358,21 @@ class RabbitConsumer(Consumer):
             await asyncio.wait(list(self._inflight), timeout=self._transport.config.shutdown_timeout)
         with contextlib.suppress(Exception):
             await self._channel.close()
+
+
+async def delete_topology(url: str, config: TransportConfig) -> None:
+    """Delete every queue and exchange the transport declares under ``config.prefix``.
+
+    For tests and benchmarks that declare a topology under a throw-away prefix; never
+    point it at the prefix of a running gateway (messages in its queues are lost).
+    """
+    topology = Topology(config)
+    connection = await aio_pika.connect(url)
+    try:
+        channel = await connection.channel()
+        for name in topology.all_queues():
+            await channel.queue_delete(name)
+        for name in topology.exchanges():
+            await channel.exchange_delete(name)
+    finally:
+        await connection.close()

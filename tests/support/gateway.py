@@ -65,24 +65,13 @@ def _delete_rabbitmq_topology() -> Iterator[None]:
 
 
 async def _delete_topologies(configs: list[Any]) -> None:
-    import aio_pika
-
-    from queues.amqp import Topology
+    from queues.rabbitmq import delete_topology
 
     for url, config in configs:
-        topology = Topology(config)
         try:
-            connection = await asyncio.wait_for(aio_pika.connect(url), 10)
+            await asyncio.wait_for(delete_topology(url, config), 30)
         except (TimeoutError, OSError):
             return
-        try:
-            channel = await connection.channel()
-            for name in topology.all_queues():
-                await channel.queue_delete(name)
-            for name in topology.exchanges():
-                await channel.exchange_delete(name)
-        finally:
-            await connection.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -10,14 +10,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from queues import rabbitmq
 from queues.abc import Transport
-from queues.amqp import Topology
 from queues.config import RetryPolicy, TransportConfig
 from queues.db import create_engine
 from queues.embedded import EmbeddedTransport
@@ -120,16 +119,7 @@ class Backend:
 
 
 async def delete_topology(config: TransportConfig) -> None:
-    topology = Topology(config)
-    connection = await aio_pika.connect(RABBIT_URL)
-    try:
-        channel = await connection.channel()
-        for name in topology.all_queues():
-            await channel.queue_delete(name)
-        for name in topology.exchanges():
-            await channel.exchange_delete(name)
-    finally:
-        await connection.close()
+    await rabbitmq.delete_topology(RABBIT_URL, config)
 
 
 BACKENDS = [
