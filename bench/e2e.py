@@ -12,9 +12,10 @@ What it measures.  ``gateway serve`` (and, for ``pg-rabbit``, W ``gateway worker
 subprocesses on a free loopback port with a fresh temporary ``GATEWAY_DATA_DIR`` (its demo
 PKI and key registry are created there on start) and, for ``pg-rabbit``, a fresh PostgreSQL
 database on 127.0.0.1:5432 and a unique RabbitMQ queue prefix on 127.0.0.1:5672 (both
-removed afterwards).  ``gateway serve`` starts the emulators of the state systems in its own
-process, on free ports given through the ``GATEWAY_SYSTEMS__*__BASE_URL`` settings; so its
-CPU and RSS include theirs (the output says so).  The adapters' token-bucket rate limits
+removed afterwards).  The emulators of the state systems run in a process of their own
+(``gateway demo-pki`` then ``gateway emulators``, as docker compose does), on free ports given
+through the ``GATEWAY_SYSTEMS__*__BASE_URL`` settings; ``--emulators-in-serve`` lets ``gateway
+serve`` run them instead (its CPU and RSS then include theirs; the output says which).  The adapters' token-bucket rate limits
 (20 requests/s per system by default, a courtesy to real systems) are lifted unless
 ``--keep-rate-limits``: with them the delivery phase measures the limiter, not the gateway.
 
@@ -684,6 +685,7 @@ class Options:
     stall_s: float
     keep: bool
     kill_worker_at_s: float | None = None
+    emulators_apart: bool = True
 
 
 async def _pg_admin(statement: str) -> None:
@@ -735,6 +737,15 @@ async def run_backend(backend: str, workers: int, opts: Options) -> RunResult:
             await _pg_admin(f'CREATE DATABASE "{db_name}"')
             db_created = True
         env = gateway_env(data_dir, overrides, opts.lift_rate_limits, opts.log_level)
+        if opts.emulators_apart:
+            # As with docker compose: a demo PKI first, then the state systems in their own process.
+            await asyncio.to_thread(
+                subprocess.run, [str(GATEWAY), "demo-pki"], cwd=REPO, env=env, check=True, capture_output=True, timeout=300
+            )
+            emulators = Proc("emulators", [str(GATEWAY), "emulators"], env, tmp / "emulators.log")
+            procs.append(emulators)
+            await wait_http(env["GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL"].rstrip("/") + "/_emulator/received", emulators, 180)
+            env = {**env, "GATEWAY_RUN_EMULATORS": "false"}
         port = free_port()
         serve = Proc("serve", [str(GATEWAY), "serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp / "serve.log")
         procs.append(serve)
@@ -867,7 +878,10 @@ def print_result(r: RunResult, opts: Options) -> None:
         print(line, flush=True)
 
     out(f"== backend: {r.label}; clients {opts.concurrency}")
-    out("gateway serve runs the emulators in-process: its CPU and RSS include theirs")
+    if opts.emulators_apart:
+        out("emulators: their own process (gateway emulators), on loopback")
+    else:
+        out("gateway serve runs the emulators in-process: its CPU and RSS include theirs")
     rates = "lifted" if opts.lift_rate_limits else "kept at the gateway's defaults"
     out(f"adapters' rate limits: {rates}")
     for note in r.notes:
@@ -921,6 +935,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=200, help="items per batch request (at most 1000)")
     parser.add_argument("--keep-rate-limits", action="store_true", help="keep the adapters' default rate limits")
     parser.add_argument("--log-level", default=None, help="GATEWAY_LOG_LEVEL of the gateway processes (default: theirs)")
+    parser.add_argument("--emulators-in-serve", action="store_true",
+                        help="let gateway serve run the emulators in its own process (default: a process of their own)")
     parser.add_argument("--kill-worker-at", type=float, default=None, metavar="S",
                         help="pg-rabbit: SIGKILL worker 1 S seconds into the run and start it again")
     parser.add_argument("--stall", type=float, default=120.0, help="stop waiting for deliveries after this many seconds without progress")
@@ -932,7 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = Options(
         n=args.n, concurrency=args.c, submit=args.submit, batch_size=args.batch_size,
         lift_rate_limits=not args.keep_rate_limits, log_level=args.log_level, stall_s=args.stall, keep=args.keep,
-        kill_worker_at_s=args.kill_worker_at,
+        kill_worker_at_s=args.kill_worker_at, emulators_apart=not args.emulators_in_serve,
     )  # fmt: skip
     runs = [("embedded", 0), ("pg-rabbit", 1), ("pg-rabbit", 2)] if args.all else [(args.backend, args.workers)]
 
