@@ -81,6 +81,12 @@ async def test_sigkill_mid_batch_then_restart(tmp_path: Path, pki: TestPKI, aioh
             "GATEWAY_AMQP_URL": AMQP,
             "GATEWAY_DATA_DIR": str(settings.data_dir),
             "GATEWAY_QUEUE__PREFIX": settings.queue.prefix,
+            # The same retry tiers and partitions as the test's own transport, so that the
+            # topology the test deletes at the end is the one the worker declared.
+            "GATEWAY_QUEUE__BASE_DELAY_S": str(settings.queue.base_delay_s),
+            "GATEWAY_QUEUE__MAX_DELAY_S": str(settings.queue.max_delay_s),
+            "GATEWAY_QUEUE__MULTIPLIER": str(settings.queue.multiplier),
+            "GATEWAY_QUEUE__PARTITIONS": str(settings.queue.partitions),
             "GATEWAY_QUEUE__POLL_INTERVAL_S": "0.05",
             # One message at a time (150 ms each): the batch takes seconds, the kill lands inside it.
             "GATEWAY_QUEUE__PREFETCH": "1",
