@@ -133,7 +133,9 @@ class JournalSealer:
         self.interval_s = interval_s
         self.checkpoint_every_s = checkpoint_every_s
         self.batch = batch
-        self._last_checkpoint = time.monotonic()
+        # The first pass that finds a head signs it at once: a process killed within its first
+        # interval still leaves a checkpoint behind.
+        self._last_checkpoint = time.monotonic() - checkpoint_every_s
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -141,8 +143,8 @@ class JournalSealer:
 
     async def pass_once(self, *, force_checkpoint: bool = False) -> None:
         sealed = await seal_pending(self.db, limit=self.batch)
-        if sealed is None:
-            return
+        if sealed is None or sealed.position == 0:
+            return  # another sealer's turn, or nothing in the chain to sign yet
         if sealed.count == self.batch:
             self._wake.set()  # more waiting: go again at once
         due = time.monotonic() - self._last_checkpoint >= self.checkpoint_every_s

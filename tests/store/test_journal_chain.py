@@ -187,3 +187,17 @@ async def test_verify_catches_a_forged_checkpoint(ctx: Context) -> None:
         await conn.execute(journal_checkpoints.update().where(journal_checkpoints.c.position == 25).values(hash=head))
     report = await _verify(ctx)
     assert not report.ok and report.code == "checkpoint_signature_invalid" and report.bad_position == 11
+
+
+async def test_the_sealer_signs_its_first_head_at_once(ctx: Context) -> None:
+    """A process killed within its first checkpoint interval still leaves a checkpoint behind."""
+    from gateway.app.sealing import build_sealer
+
+    _install_gateway_key(ctx)
+    sealer = build_sealer(ctx)
+    await sealer.pass_once()  # nothing to sign yet
+    await _append(ctx, 5)
+    await sealer.pass_once()
+    report = await _verify(ctx)
+    assert report.ok and report.last_checkpoint is not None and report.last_checkpoint.position == 5
+    assert report.last_checkpoint.signed
