@@ -38,7 +38,7 @@ from gateway.workflow.http import (
     too_large,
     unsupported_media_type,
 )
-from gateway.workflow.problems import FieldError, Problem
+from gateway.workflow.problems import FieldError, Problem, database_unavailable
 from gateway.workflow.rules.actions import Actor
 from gateway.workflow.service import DocumentService
 from gateway.workflow.tokens import authenticate
@@ -52,9 +52,6 @@ Result = dict[str, Any]
 # Keys of an item's result that a problem's extra members never overwrite.
 _RESULT_KEYS = frozenset({"index", "status", "code", "detail", "pointer", "errors", "id", "document"})
 INTERNAL_ERROR = "Внутренняя ошибка шлюза; подробности в журнале сервера"
-DATABASE_UNAVAILABLE = "База данных шлюза временно перегружена или недоступна; повторите запрос позже"
-
-
 # --------------------------------------------------------------------------- pure parts
 def read_items(body: Any, max_items: int) -> list[dict[str, Any]]:
     """The ``items`` of a bulk envelope, or a problem for the whole request (nothing is done then).
@@ -167,7 +164,7 @@ async def guarded(index: int, item: dict[str, Any], run: ItemRunner) -> Result:
     except Exception as exc:  # noqa: BLE001 - one item's failure is its result, never the batch's
         if is_transient_db_error(exc):  # the service retries these; one that still escapes is a 503, as alone
             log.warning("bulk item %d: transient database error %s", index, type(exc).__name__)
-            return failure(index, Problem(503, "database_unavailable", DATABASE_UNAVAILABLE))
+            return failure(index, database_unavailable(None))
         # The exception class and frames only: messages may quote submitted data.
         frames = "".join(traceback.format_tb(exc.__traceback__))
         log.error("bulk item %d: unhandled %s\n%s", index, type(exc).__name__, frames)

@@ -18,7 +18,7 @@ from gateway.delivery.transport import GatewayTransport
 from gateway.store.retry import DatabaseBusy
 from gateway.workflow.app_keys import CTX, SERVICE, TRANSPORT
 from gateway.workflow.http import json_response, problem_response, too_large
-from gateway.workflow.problems import Problem
+from gateway.workflow.problems import Problem, database_unavailable
 from gateway.workflow.service import DocumentService
 from queues.db import is_transient_db_error
 
@@ -50,21 +50,14 @@ async def problem_boundary(request: web.Request, handler: Handler) -> web.Stream
             http_problem.headers["Allow"] = exc.headers["Allow"]
         return problem_response(http_problem, request.path)
     except DatabaseBusy as busy:
-        return problem_response(_database_unavailable(busy.retry_after_s), request.path)
+        return problem_response(database_unavailable(busy.retry_after_s), request.path)
     except Exception as exc:  # noqa: BLE001 - the boundary
         if is_transient_db_error(exc):
             log.warning("transient database error at %s: %s", request.path, type(exc).__name__)
-            return problem_response(_database_unavailable(request.app[CTX].settings.database.retry_after_s), request.path)
+            return problem_response(database_unavailable(request.app[CTX].settings.database.retry_after_s), request.path)
         # Log the frames and the exception class only: messages may quote submitted data.
         log.error("unhandled %s at %s\n%s", type(exc).__name__, request.path, "".join(traceback.format_tb(exc.__traceback__)))
         return problem_response(Problem(500, "internal_error", "Внутренняя ошибка шлюза; подробности в журнале сервера"))
-
-
-def _database_unavailable(retry_after_s: int) -> Problem:
-    return Problem(
-        503, "database_unavailable", "База данных шлюза временно перегружена или недоступна; повторите запрос позже",
-        headers={"Retry-After": str(retry_after_s)},
-    )  # fmt: skip
 
 
 def create_app(

@@ -70,6 +70,15 @@ class Problem(Exception):
         return body
 
 
+DATABASE_UNAVAILABLE = "База данных шлюза временно перегружена или недоступна; повторите запрос позже"
+
+
+def database_unavailable(retry_after_s: int | None) -> Problem:
+    """503 for a transient database failure that outlasted its retries (with ``Retry-After`` when known)."""
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else {}
+    return Problem(503, "database_unavailable", DATABASE_UNAVAILABLE, headers=headers)
+
+
 def from_violations(
     status: int, violations: Iterable[Violation], prefix: str = "", *, aggregate_code: str | None = "document_invalid"
 ) -> Problem:

@@ -39,7 +39,7 @@ from gateway.store import journal
 from gateway.store.retry import DatabaseBusy, RetryPolicy, with_retry
 from gateway.store.tables import deadlines, deliveries, documents, idempotency, signatures
 from gateway.store.tables import journal as journal_table
-from gateway.workflow.problems import Problem, from_validation_error, from_violations
+from gateway.workflow.problems import Problem, database_unavailable, from_validation_error, from_violations
 from gateway.workflow.rules.actions import ActionRequest, Actor, check_action, permitted
 from gateway.workflow.rules.submission import (
     LINKS,
@@ -154,10 +154,7 @@ class DocumentService:
         try:
             return await with_retry(work, self.retry_policy)
         except DatabaseBusy as busy:
-            raise Problem(
-                503, "database_unavailable", "База данных шлюза временно перегружена или недоступна; повторите запрос позже",
-                headers={"Retry-After": str(busy.retry_after_s)},
-            ) from None  # fmt: skip
+            raise database_unavailable(busy.retry_after_s) from None
 
     def profile(self, municipality: str) -> Profile:
         profile = self.ctx.profiles.get(municipality)
