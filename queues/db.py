@@ -9,7 +9,8 @@ gateway should build its engine with it (or copy :func:`configure_sqlite`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,11 +20,21 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.sql.dml import Insert
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
 
 #: What the library accepts wherever it writes inside the caller's transaction.
 Executor = AsyncSession | AsyncConnection
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
 
 
 def configure_sqlite(engine: AsyncEngine) -> None:
@@ -116,3 +127,31 @@ def is_transient_db_error(exc: BaseException) -> bool:
     if any(marker in text for marker in _SQLITE_TRANSIENT):
         return True
     return isinstance(exc.orig, (ConnectionError, OSError))
+
+
+async def retry_transient(
+    run: Callable[[], Awaitable[T]],
+    *,
+    attempts: int,
+    first_wait_s: float,
+    max_wait_s: float,
+    max_seconds: float | None = None,
+    before_sleep: Callable[[RetryCallState], None] | None = None,
+) -> T:
+    """Run ``run`` (one whole transaction) again on :func:`is_transient_db_error`, with
+    exponential back-off and full jitter, at most ``attempts`` times (and ``max_seconds``);
+    other errors, and the last transient one, are raised as they are."""
+    stop: stop_base = stop_after_attempt(attempts)
+    if max_seconds is not None:
+        stop = stop | stop_after_delay(max_seconds)
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(is_transient_db_error),
+        stop=stop,
+        wait=wait_random_exponential(multiplier=first_wait_s, max=max_wait_s),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            return await run()
+    raise AssertionError("unreachable: tenacity re-raises the last error")

@@ -41,19 +41,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
-)
 
 from queues import dead_letters, inbox
 from queues.abc import Consumer, Delivery, Message, QueueKind, Transport
 from queues.batching import Batcher
 from queues.config import TransportConfig
-from queues.db import is_transient_db_error, session_factory
+from queues.db import is_transient_db_error, retry_transient, session_factory
 from queues.errors import PermanentError, classify, describe
 from queues.outbox import OutboxRelay, SentHook
 from queues.retry import backoff, exhausted
@@ -77,16 +70,10 @@ REQUEUE_MAX_PAUSE_S = 30.0
 
 async def with_db_retries(run: Callable[[], Awaitable[T]]) -> T:
     """Run ``run`` (one whole transaction) again on transient database errors; others raise at once."""
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(is_transient_db_error),
-        stop=stop_after_attempt(DB_WRITE_ATTEMPTS) | stop_after_delay(DB_WRITE_MAX_SECONDS),
-        wait=wait_random_exponential(multiplier=DB_RETRY_FIRST_WAIT_S, max=DB_RETRY_MAX_WAIT_S),
-        reraise=True,
-    )
-    async for attempt in retrying:
-        with attempt:
-            return await run()
-    raise AssertionError("unreachable: tenacity re-raises the last error")
+    return await retry_transient(
+        run, attempts=DB_WRITE_ATTEMPTS, first_wait_s=DB_RETRY_FIRST_WAIT_S, max_wait_s=DB_RETRY_MAX_WAIT_S,
+        max_seconds=DB_WRITE_MAX_SECONDS,
+    )  # fmt: skip
 
 
 class Handler:

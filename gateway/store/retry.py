@@ -4,7 +4,7 @@ Deadlocks, serialization failures, lock timeouts and lost connections are normal
 load on PostgreSQL (and a busy file on SQLite): the transaction was rolled back, so
 running the same unit of work again is safe, as every write of the gateway is guarded by
 its preconditions or an idempotency key.  The unit is retried with exponential back-off
-and full jitter (tenacity), a bounded number of times; then :class:`DatabaseBusy` tells
+and full jitter (:func:`queues.db.retry_transient`), a bounded number of times; then :class:`DatabaseBusy` tells
 the caller to answer 503 with ``Retry-After`` instead of 500.
 """
 
@@ -15,15 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tenacity import (
-    AsyncRetrying,
-    RetryError,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import RetryCallState
 
-from queues.db import is_transient_db_error
+from queues.db import is_transient_db_error, retry_transient
 
 log = logging.getLogger("gateway.store")
 
@@ -47,26 +41,18 @@ class DatabaseBusy(Exception):
         self.cause = cause
 
 
-def _log_retry(state: object) -> None:
-    outcome = getattr(state, "outcome", None)
-    exc = outcome.exception() if outcome is not None else None
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome is not None else None
     log.warning("transient database error (%s), retrying the transaction", type(exc).__name__)
 
 
 async def with_retry(work: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
     """Run ``work()`` (one whole transaction and what it depends on) until it passes."""
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(is_transient_db_error),
-        stop=stop_after_attempt(policy.attempts),
-        wait=wait_random_exponential(multiplier=policy.base_s, max=policy.max_s),
-        before_sleep=_log_retry,
-        reraise=False,
-    )
     try:
-        async for attempt in retrying:
-            with attempt:
-                return await work()
-    except RetryError as exc:
-        cause = exc.last_attempt.exception()
-        raise DatabaseBusy(policy.retry_after_s, type(cause).__name__) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+        return await retry_transient(
+            work, attempts=policy.attempts, first_wait_s=policy.base_s, max_wait_s=policy.max_s, before_sleep=_log_retry
+        )
+    except Exception as exc:
+        if is_transient_db_error(exc):  # the retries ran out
+            raise DatabaseBusy(policy.retry_after_s, type(exc).__name__) from None
+        raise
