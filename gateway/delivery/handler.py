@@ -50,10 +50,6 @@ async def set_delivery(
     return bool(result.rowcount)
 
 
-async def _municipality(conn: AsyncConnection, document_id: str) -> str | None:
-    return (await conn.execute(sa.select(documents.c.municipality).where(documents.c.id == document_id))).scalar()
-
-
 async def mark_sent(conn: AsyncConnection, messages: Sequence[Message]) -> None:
     """Relay hook: the messages are on the broker (publisher confirm) or in the embedded queue.
 

@@ -6,7 +6,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from adapters.config import DEFAULT_PORTS, BudgetPortalSettings, ElectronicBudge
 from adapters.electronic_budget import ElectronicBudgetAdapter
 from emulators import runner
 from signing.test_pki import TestPKI
+from tests.support.net import free_port
 
 LINE = re.compile(r"^(smev|electronic_budget|budget_portal|navigator|eais) http://127\.0\.0\.1:(\d+)/\S*$")
 
@@ -72,14 +72,8 @@ async def test_electronic_budget_publishes_to_the_portal_in_one_process(
         await portal.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_the_command_prints_one_line_per_system_and_stops_on_sigterm(tmp_path: object) -> None:
-    ports = {name: _free_port() for name in ("electronic_budget", "budget_portal", "navigator", "eais")}
+    ports = {name: free_port() for name in ("electronic_budget", "budget_portal", "navigator", "eais")}
     env = dict(os.environ, GATEWAY_DATA_DIR=str(tmp_path))
     env["GATEWAY_SYSTEMS__ELECTRONIC_BUDGET__BASE_URL"] = f"http://127.0.0.1:{ports['electronic_budget']}/eb/social-order/v1"
     env["GATEWAY_SYSTEMS__BUDGET_PORTAL__BASE_URL"] = f"http://127.0.0.1:{ports['budget_portal']}"

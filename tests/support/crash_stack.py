@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -35,6 +34,7 @@ from gateway.store.tables import deliveries, epgu_statuses, journal
 from tests.support.delivery_stack import AMQP, SYSTEM_EMULATORS
 from tests.support.epgu_stack import PROVIDER, install_keys, smev_settings
 from tests.support.gateway import DEFAULT_NOW, Api, pg_database
+from tests.support.net import free_port
 from tests.support.smev import Emulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,12 +42,6 @@ REPO = Path(__file__).resolve().parents[2]
 EMULATOR_OF = {"navigator": "navigator", "eais_do": "eais", "electronic_budget": "electronic_budget", "epgu": "smev"}
 #: Queue settings of every process: short back-off, and relay leases that a killed process loses soon.
 QUEUE = {"base_delay_s": 0.2, "max_delay_s": 1.0, "max_attempts": 4, "poll_interval_s": 0.05, "lease_s": 2.0}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _origin(url: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections import Counter
 from pathlib import Path
@@ -27,21 +26,16 @@ from gateway.store.journal_seal import seal_all
 from gateway.store.journal_verify import verify_chain
 from gateway.store.tables import documents, epgu_statuses, journal
 from tests.support.epgu_stack import PASSWORD_ENV, PROVIDER, install_keys
+from tests.support.net import free_port
 from tests.support.smev import Emulator
 
 REPO = Path(__file__).resolve().parents[3]
 N = 40
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _env(data_dir: Path, emulator: Emulator) -> dict[str, str]:
     return {
-        **os.environ, "GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_RUN_EMULATORS": "false", "GATEWAY_PORT": str(_free_port()),
+        **os.environ, "GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_RUN_EMULATORS": "false", "GATEWAY_PORT": str(free_port()),
         "GATEWAY_SMEV__URL": emulator.endpoint("1.3"), "GATEWAY_SMEV__POLL_INTERVAL_S": "0.02",
         "GATEWAY_SMEV__POLL_IDLE_MAX_S": "0.1", "GATEWAY_SMEV__POLL_ERROR_BACKOFF_MAX_S": "0.2",
         "GATEWAY_QUEUE__POLL_INTERVAL_S": "0.05", "GATEWAY_QUEUE__BASE_DELAY_S": "0.2", "GATEWAY_QUEUE__MAX_DELAY_S": "1",
