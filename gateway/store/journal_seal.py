@@ -45,8 +45,7 @@ SEALER_LOCK_KEY = 0x6A6F75726E616C  # "journal": the PostgreSQL advisory lock of
 @dataclass(frozen=True)
 class Sealed:
     count: int
-    position: int
-    head: str
+    position: int  # of the chain's head after the pass
 
 
 async def seal_pending(db: Database, *, limit: int = 5000) -> Sealed | None:
@@ -70,7 +69,7 @@ async def seal_pending(db: Database, *, limit: int = 5000) -> Sealed | None:
         ).mappings().all()  # fmt: skip
         position, prev = int(head.seq), str(head.hash)
         if not rows:
-            return Sealed(0, position, prev)
+            return Sealed(0, position)
         updates = []
         for row in rows:
             position += 1
@@ -84,7 +83,7 @@ async def seal_pending(db: Database, *, limit: int = 5000) -> Sealed | None:
             updates,
         )
         await conn.execute(journal_head.update().where(journal_head.c.id == 1).values(seq=position, hash=prev))
-    return Sealed(len(updates), position, prev)
+    return Sealed(len(updates), position)
 
 
 async def checkpoint(db: Database, sign: Sign | None) -> int | None:
@@ -137,9 +136,6 @@ class JournalSealer:
         # interval still leaves a checkpoint behind.
         self._last_checkpoint = time.monotonic() - checkpoint_every_s
         self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def pass_once(self, *, force_checkpoint: bool = False) -> None:
         sealed = await seal_pending(self.db, limit=self.batch)
