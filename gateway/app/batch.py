@@ -41,6 +41,7 @@ from gateway.workflow.http import (
 from gateway.workflow.problems import FieldError, Problem, database_unavailable
 from gateway.workflow.rules.actions import Actor
 from gateway.workflow.service import DocumentService
+from gateway.workflow.refusals import journal_refusal
 from gateway.workflow.tokens import authenticate
 from queues.db import is_transient_db_error
 
@@ -160,6 +161,7 @@ async def guarded(index: int, item: dict[str, Any], run: ItemRunner) -> Result:
     try:
         return await run(index, item)
     except Problem as problem:
+        await journal_refusal(problem, f"bulk item {index}")
         return failure(index, problem)
     except Exception as exc:  # noqa: BLE001 - one item's failure is its result, never the batch's
         if is_transient_db_error(exc):  # the service retries these; one that still escapes is a 503, as alone

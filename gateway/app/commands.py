@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from gateway.context import Context
 from gateway.core.settings import Settings
 from gateway.municipalities import Role
+from gateway.store.journal import utc_stamp
 
 
 def _run(coro_factory: Callable[[Context], Awaitable[int]]) -> int:
@@ -48,14 +51,63 @@ def _worker(args: argparse.Namespace) -> int:
     return worker(Settings(), systems)
 
 
+def _expiry(value: str | None, now: dt.datetime, zone: str) -> dt.datetime | None:
+    """``--expires``: a date (the token works through that day in the gateway's zone) or a number of days."""
+    if value is None:
+        return None
+    if value.isascii() and value.isdigit():
+        return now + dt.timedelta(days=int(value))
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"--expires: ожидается дата ГГГГ-ММ-ДД или число дней, получено «{value}»") from None
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=ZoneInfo(zone))
+
+
 def _tokens_issue(args: argparse.Namespace) -> int:
+    from gateway.workflow import tokens
+    from gateway.workflow.problems import Problem
+
+    async def go(ctx: Context) -> int:
+        try:
+            expires = _expiry(args.expires, ctx.clock.now(), ctx.settings.timezone)
+            token = await tokens.issue(
+                ctx, args.municipality, args.org, Role(args.role), inn=args.inn, ogrn=args.ogrn, expires_at=expires
+            )
+        except ValueError as exc:
+            print(f"Токен не выдан: {exc}", file=sys.stderr)
+            return 2
+        except Problem as problem:
+            print(f"Токен не выдан: {problem.detail} [{problem.code}]", file=sys.stderr)
+            return 2
+        listed = {t.id: t for t in await tokens.list_tokens(ctx, args.municipality)}
+        info = listed.get(token.split("_")[1])
+        holder = f"ИНН {args.inn}" if args.inn else f"организация «{info.org if info else args.org}»"
+        until = f", действует до {info.expires_at}" if info else ""
+        print(f"Токен выдан: муниципалитет {args.municipality}, {holder}, роль {args.role}{until}.")
+        print("Сохраните его: повторно он не показывается.")
+        print(token)
+        return 0
+
+    return _run(go)
+
+
+def _tokens_list(args: argparse.Namespace) -> int:
     from gateway.workflow import tokens
 
     async def go(ctx: Context) -> int:
-        token = await tokens.issue(ctx, args.municipality, args.org, Role(args.role), inn=args.inn)
-        print(f"Токен выдан: муниципалитет {args.municipality}, организация «{args.org}», роль {args.role}.")
-        print("Сохраните его: повторно он не показывается.")
-        print(token)
+        rows = await tokens.list_tokens(ctx, args.municipality, include_revoked=args.all)
+        now = utc_stamp(ctx.clock.now())
+        header = ("id", "муниципалитет", "организация", "роль", "ИНН", "выдан", "действует до", "использован", "состояние")
+        table = [header]
+        for t in rows:
+            state = "отозван" if t.revoked_at else ("истёк" if t.expires_at <= now else "действует")
+            table.append((t.id, t.municipality, t.org, t.role, t.inn or "—", t.created_at[:19], t.expires_at[:19],
+                          (t.last_used_at or "—")[:19], state))  # fmt: skip
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        print(f"Всего: {len(rows)}")
         return 0
 
     return _run(go)
@@ -181,8 +233,15 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--municipality", required=True)
     p.add_argument("--org", required=True, help="id или наименование организации из профиля муниципалитета")
     p.add_argument("--role", required=True, choices=[r.value for r in Role])
-    p.add_argument("--inn", default=None, help="ИНН организации (для исполнителей услуг)")
+    p.add_argument("--inn", default=None, help="ИНН исполнителя услуг (обязателен для роли provider)")
+    p.add_argument("--ogrn", default=None, help="ОГРН (ОГРНИП) исполнителя услуг, если известен")
+    p.add_argument("--expires", default=None,
+                   help="срок действия: дата ГГГГ-ММ-ДД (включительно) или число дней; по умолчанию GATEWAY_TOKENS__LIFETIME_DAYS (365)")
     p.set_defaults(func=_tokens_issue)
+    p = tokens.add_parser("list", help="токены: id, организация, роль, выдан, действует до, последнее использование")
+    p.add_argument("--municipality", default=None)
+    p.add_argument("--all", action="store_true", help="включая отозванные")
+    p.set_defaults(func=_tokens_list)
     p = tokens.add_parser("revoke", help="отозвать токен по его id")
     p.add_argument("token_id")
     p.set_defaults(func=_tokens_revoke)

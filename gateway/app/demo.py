@@ -219,7 +219,7 @@ async def conclude_agreement(c: Client, report: Report, provider_key: GostSigner
     for action in ("approve", "sign", "send"):
         await c.act(await c.actor_token("cost_agreement", action), doc_id, action)
     await c.delivered(body, doc_id)
-    operator = await c.token("operator", "demo")
+    operator = await c.token("operator", c.org_of("operator"))
 
     async def concluded() -> dict[str, Any] | None:
         await c.ok("POST", "/api/v1/agreements/poll", operator)
@@ -237,7 +237,7 @@ async def conclude_agreement(c: Client, report: Report, provider_key: GostSigner
 
 async def sync_registry(c: Client, report: Report) -> None:
     job = "реестр получателей сертификатов"
-    operator = await c.token("operator", "demo")
+    operator = await c.token("operator", c.org_of("operator"))
     run = await c.ok("POST", "/api/v1/registry/sync", operator, {"full": True})
 
     async def finished() -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from gateway.store.retry import DatabaseBusy
 from gateway.workflow.app_keys import CTX, SERVICE, TRANSPORT
 from gateway.workflow.http import json_response, problem_response, too_large
 from gateway.workflow.problems import Problem, database_unavailable
+from gateway.workflow.refusals import journal_refusal
 from gateway.workflow.service import DocumentService
 from queues.db import is_transient_db_error
 
@@ -38,6 +39,7 @@ async def problem_boundary(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except Problem as problem:
+        await journal_refusal(problem, f"{request.method} {request.path}")
         return problem_response(problem, request.path)
     except web.HTTPRequestEntityTooLarge:
         return problem_response(too_large(request.app[CTX].settings.max_body_bytes), request.path)

@@ -136,12 +136,8 @@ async def list_documents(request: web.Request) -> web.Response:
     if status is not None:
         where.append(documents.c.status == status)
     if actor.role.value == "provider":
-        where.append(
-            sa.or_(
-                documents.c.provider_inn == (actor.inn or "-"),
-                sa.and_(documents.c.created_by_role == "provider", documents.c.created_by_org == actor.org),
-            )
-        )
+        # A provider is its INN: names are free-form and two providers may share one.
+        where.append(documents.c.provider_inn == (actor.inn or "-"))
     async with ctx.db.read() as conn:
         total = (await conn.execute(sa.select(sa.func.count()).select_from(documents).where(*where))).scalar_one()
         rows = cast(

@@ -116,6 +116,17 @@ class BatchSettings(BaseModel):
     )
 
 
+class TokenSettings(BaseModel):
+    """Bearer tokens: how long a new one lives, how often its last use is written down."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lifetime_days: int = Field(default=365, ge=1, le=3650, description="Lifetime of a token issued without --expires")
+    last_used_resolution_s: float = Field(
+        default=60.0, ge=0, description="A token's last use is written at most this often (a write per request costs)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_nested_delimiter="__", extra="ignore")
 
@@ -189,6 +200,10 @@ class Settings(BaseSettings):
     batch: BatchSettings = Field(
         default_factory=BatchSettings,
         description="Bulk routes: items, concurrency, body limit (GATEWAY_BATCH__MAX_ITEMS, …__CONCURRENCY, …__MAX_BODY_BYTES).",
+    )
+    tokens: TokenSettings = Field(
+        default_factory=TokenSettings,
+        description="Bearer tokens: lifetime, last-use bookkeeping (GATEWAY_TOKENS__LIFETIME_DAYS…).",
     )
 
     @cached_property

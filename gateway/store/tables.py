@@ -122,6 +122,9 @@ tokens = sa.Table(
     sa.Column("inn", sa.String(12), nullable=True),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("revoked_at", sa.String(32), nullable=True),
+    sa.Column("ogrn", sa.String(15), nullable=True),
+    sa.Column("expires_at", sa.String(32), nullable=False),
+    sa.Column("last_used_at", sa.String(32), nullable=True),
 )
 
 idempotency = sa.Table(

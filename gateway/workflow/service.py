@@ -34,12 +34,12 @@ from gateway.delivery.messages import build_body, outbox_message
 from gateway.documents.common import DocumentBase
 from gateway.documents.registry import DOCUMENT_TYPES
 from gateway.documents.status import ACTION_EVENTS, ACTION_TRANSITIONS
-from gateway.municipalities import Profile
+from gateway.municipalities import Profile, Role
 from gateway.store import journal
 from gateway.store.retry import DatabaseBusy, RetryPolicy, with_retry
 from gateway.store.tables import deadlines, deliveries, documents, idempotency, signatures
 from gateway.store.tables import journal as journal_table
-from gateway.workflow.problems import Problem, database_unavailable, from_validation_error, from_violations
+from gateway.workflow.problems import FieldError, Problem, database_unavailable, from_validation_error, from_violations
 from gateway.workflow.rules.actions import ActionRequest, Actor, check_action, permitted
 from gateway.workflow.rules.submission import (
     LINKS,
@@ -129,6 +129,27 @@ def provider_inn_of(doc_type: str, payload: Mapping[str, Any]) -> str | None:
     return str(inn) if inn else None
 
 
+def check_provider_identity(actor: Actor, doc_type: str, payload: Mapping[str, Any]) -> None:
+    """A provider submits only in its own name: the payload's provider INN (and OGRN) equal the token's."""
+    inn = provider_inn_of(doc_type, payload)
+    pointer = "/payload/programme/provider" if doc_type == "consumer_application" else "/payload/provider"
+    if inn is None or inn != actor.inn:
+        raise Problem(
+            403, "provider_identity_mismatch",
+            "Исполнитель услуг подаёт документы только от своего имени: ИНН исполнителя в документе "
+            "не совпадает с ИНН, на который выдан токен",
+            [FieldError("provider_identity_mismatch", pointer + "/inn", "ИНН не совпадает с ИНН токена")],
+        )  # fmt: skip
+    provider = (payload.get("programme") or {}).get("provider") if doc_type == "consumer_application" else payload.get("provider")
+    ogrn = (provider or {}).get("ogrn")
+    if actor.ogrn and ogrn and ogrn != actor.ogrn:
+        raise Problem(
+            403, "provider_identity_mismatch",
+            "ОГРН исполнителя в документе не совпадает с ОГРН, на который выдан токен",
+            [FieldError("provider_identity_mismatch", pointer + "/ogrn", "ОГРН не совпадает с ОГРН токена")],
+        )  # fmt: skip
+
+
 def _notice_json(n: Notice, prefix: str = "/payload") -> dict[str, str]:
     return {"code": n.code, "pointer": prefix + n.pointer if n.pointer else "", "detail": n.detail}
 
@@ -192,6 +213,8 @@ class DocumentService:
             doc = DOCUMENT_TYPES[doc_type].model.model_validate(raw)
         except ValidationError as exc:
             raise from_validation_error(exc, prefix="/payload") from None
+        if actor.role is Role.provider:
+            check_provider_identity(actor, doc_type, doc.model_dump(mode="json"))
         links = await self._resolve_links(doc_type, doc, profile.id)
         result = check_submission(doc_type, doc, profile, self.ctx.clock.today(), links)
         if result.violations:
@@ -491,13 +514,11 @@ class DocumentService:
 
     # ------------------------------------------------------------------ reads
     def visible(self, actor: Actor, row: Mapping[str, Any]) -> bool:
+        """A provider sees the documents in its INN's name only: names are free-form and not unique."""
         if row["municipality"] != actor.municipality:
             return False
-        if actor.role.value == "provider":
-            return bool(
-                (actor.inn and row["provider_inn"] == actor.inn)
-                or (row["created_by_role"] == "provider" and row["created_by_org"] == actor.org)
-            )
+        if actor.role is Role.provider:
+            return bool(actor.inn) and row["provider_inn"] == actor.inn
         return True
 
     async def load_visible(self, actor: Actor, doc_id: str) -> Mapping[str, Any]:

@@ -63,7 +63,7 @@ async def test_concurrent_mix_with_a_worker_killed(
         victim = await stack.start("worker")
         await stack.start("worker")
         body = await api.token("luga", "administration", "authorized_body")
-        tokens = {"authorized_body": body, "provider": await api.token("luga", "Пример", "provider", "7701234567")}
+        tokens = {"authorized_body": body, "provider": await api.token("luga", "Пример", "provider", "7707083893")}
         answers: Counter[int] = Counter()
         sent: dict[str, list[str]] = {system: [] for _, system, _, _ in KINDS.values()}
         gate = asyncio.Semaphore(CLIENTS)
@@ -72,7 +72,7 @@ async def test_concurrent_mix_with_a_worker_killed(
         async def one(kind: str) -> None:
             doc_type, system, creator, actions = KINDS[kind]
             async with gate:
-                status, accepted = await api.submit(tokens[creator], doc_type, "luga", await api.example(doc_type, "luga"))
+                status, accepted = await api.submit(tokens[creator], doc_type, "luga", api.own(tokens[creator], doc_type, await api.example(doc_type, "luga")))
                 answers[status] += 1
                 assert status == 202, accepted
                 for action in actions:

@@ -93,12 +93,12 @@ async def test_sigkill_mid_batch_then_restart(tmp_path: Path, pki: TestPKI, aioh
             "GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL": settings.systems.navigator.base_url,
             "GATEWAY_LOG_LEVEL": "WARNING",
         }
-        provider = await api.token("luga", "Пример", "provider", "7701234567")
+        provider = await api.token("luga", "Пример", "provider", "7707083893")
         body = await api.token("luga", "administration", "authorized_body")
         ids = []
         for _ in range(N):
             _, accepted = await api.submit(provider, "provider_registry_application", "luga",
-                                           await api.example("provider_registry_application", "luga"))  # fmt: skip
+                                           api.own(provider, "provider_registry_application", await api.example("provider_registry_application", "luga")))  # fmt: skip
             ids.append(accepted["id"])
             assert (await api.act(body, accepted["id"], "approve"))[0] == 200
             assert (await api.act(body, accepted["id"], "send"))[0] == 200

@@ -131,14 +131,14 @@ class CrashStack:
                     assert r.status == 200, await r.text()
                     return [sent["message_id"] for sent in (await r.json())["sent"]]
         doc_type, creator, actions = {
-            "navigator": ("provider_registry_application", await api.token("luga", "Пример", "provider", "7701234567"),
+            "navigator": ("provider_registry_application", await api.token("luga", "Пример", "provider", "7707083893"),
                           ("approve", "send")),
             "eais_do": ("social_certificate", body, ("approve", "send")),
             "electronic_budget": ("social_order", body, ("approve", "sign", "send")),
         }[system]  # fmt: skip
         ids = []
         for _ in range(count):
-            status, accepted = await api.submit(creator, doc_type, "luga", await api.example(doc_type, "luga"))
+            status, accepted = await api.submit(creator, doc_type, "luga", api.own(creator, doc_type, await api.example(doc_type, "luga")))
             assert status == 202, accepted
             for action in actions:
                 status, answer = await api.act(body, accepted["id"], action)

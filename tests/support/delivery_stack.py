@@ -105,10 +105,10 @@ async def stack_factory(
 
 async def registry_application(stack: Stack) -> tuple[str, str, str]:
     api = stack.api
-    provider = await api.token("luga", "Пример", "provider", "7701234567")
+    provider = await api.token("luga", "Пример", "provider", "7707083893")
     body = await api.token("luga", "administration", "authorized_body")
     _, accepted = await api.submit(provider, "provider_registry_application", "luga",
-                                   await api.example("provider_registry_application", "luga"))  # fmt: skip
+                                   api.own(provider, "provider_registry_application", await api.example("provider_registry_application", "luga")))  # fmt: skip
     assert (await api.act(body, accepted["id"], "approve"))[0] == 200
     return accepted["id"], provider, body
 

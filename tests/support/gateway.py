@@ -208,6 +208,23 @@ class Api:
             self._tokens[key] = await tokens.issue(self.ctx, municipality, org, Role(role), inn=inn)
         return self._tokens[key]
 
+    def own(self, token: str, doc_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` in the name of the provider ``token`` was issued for (a provider submits only as itself).
+
+        Examples carry a random provider INN; a provider's document must carry the token's.
+        Tokens of other roles leave the payload as it is.
+        """
+        inn = next((key[3] for key, value in self._tokens.items() if value == token and key[2] == "provider"), None)
+        if inn is None:
+            return payload
+        holder = (payload.get("programme") or {}) if doc_type == "consumer_application" else payload
+        provider = holder.get("provider")
+        if isinstance(provider, dict):
+            provider["inn"] = inn
+            if provider.get("ogrn") and len(provider["ogrn"]) != (13 if len(inn) == 10 else 15):
+                del provider["ogrn"]
+        return payload
+
     async def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
         headers = dict(kwargs.pop("headers", {}))
         if token:

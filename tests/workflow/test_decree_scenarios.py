@@ -35,7 +35,7 @@ async def body_token(api: Api, municipality: str) -> str:
 
 
 async def submit_example(api: Api, token: str, doc_type: str, municipality: str, **changes: object) -> tuple[int, dict]:
-    payload = await api.example(doc_type, municipality)
+    payload = api.own(token, doc_type, await api.example(doc_type, municipality))
     payload.update(changes)
     return await api.submit(token, doc_type, municipality, payload)
 
@@ -158,8 +158,8 @@ async def test_s5_livny_2023_any_document_on_paper_with_the_conflict_surfaced(ap
     set_today(api.ctx, day)
     tokens = {
         "authorized_body": await body_token(api, "livny"),
-        "provider": await api.token("livny", "Пример", "provider", "7701234567"),
-        "operator": await api.token("livny", "operator", "operator"),
+        "provider": await api.token("livny", "Пример", "provider", "7707083893"),
+        "operator": await api.token("livny", "gateway_operator", "operator"),
     }
     creators = {"provider_registry_application": "provider", "consumer_application": "operator", "service_contract": "provider"}
     for doc_type in ("social_order", "order_execution_report", "provider_registry_application", "cost_agreement",
@@ -198,8 +198,8 @@ EXCLUSIONS = [
 @pytest.mark.parametrize(("special_name", "rejected_in"), EXCLUSIONS)
 async def test_s6_excluded_provider_types_by_special_name(api: Api, special_name: str, rejected_in: set[str]) -> None:
     for municipality in ALL:
-        token = await api.token(municipality, "Пример", "provider", "7701234567")
-        payload = await api.example("provider_registry_application", municipality)
+        token = await api.token(municipality, "Пример", "provider", "7707083893")
+        payload = api.own(token, "provider_registry_application", await api.example("provider_registry_application", municipality))
         payload["provider"]["special_name"] = special_name.upper() if municipality == "omsk" else special_name
         status, body = await api.submit(token, "provider_registry_application", municipality, payload)
         if municipality in rejected_in:
@@ -210,8 +210,8 @@ async def test_s6_excluded_provider_types_by_special_name(api: Api, special_name
 
 
 async def test_s6_full_name_substrings_do_not_exclude(api: Api) -> None:
-    token = await api.token("luga", "Пример", "provider", "7701234567")
-    payload = await api.example("provider_registry_application", "luga")
+    token = await api.token("luga", "Пример", "provider", "7707083893")
+    payload = api.own(token, "provider_registry_application", await api.example("provider_registry_application", "luga"))
     payload["provider"]["full_name"] = "АНО «Центр при детской музыкальной школе»"
     assert (await api.submit(token, "provider_registry_application", "luga", payload))[0] == 202
 
@@ -219,16 +219,17 @@ async def test_s6_full_name_substrings_do_not_exclude(api: Api) -> None:
 # --------------------------------------------------------------------------- scenario 7
 @pytest.mark.parametrize("municipality", ["leninogorsk", "luga", "kirovsky", "omsk"])
 async def test_s7_registry_inclusion_requires_a_licence(api: Api, municipality: str) -> None:
-    provider = await api.token(municipality, "Пример", "provider", "7701234567")
+    provider = await api.token(municipality, "Пример", "provider", "7707083893")
     body = await body_token(api, municipality)
-    payload = await api.example("provider_registry_application", municipality)
+    payload = api.own(provider, "provider_registry_application", await api.example("provider_registry_application", municipality))
     del payload["licence"]
     status, accepted = await api.submit(provider, "provider_registry_application", municipality, payload)
     assert status == 202 and "licence_missing" in {w["code"] for w in accepted["warnings"]}
     status, problem = await api.act(body, accepted["id"], "approve")
     assert status == 422 and problem["code"] == "licence_required"
+    licensed_payload = await api.example("provider_registry_application", municipality)
     _, licensed = await api.submit(provider, "provider_registry_application", municipality,
-                                   await api.example("provider_registry_application", municipality))  # fmt: skip
+                                   api.own(provider, "provider_registry_application", licensed_payload))  # fmt: skip
     status, doc = await api.act(body, licensed["id"], "approve")
     assert status == 200 and doc["status"] == "approved"
 
@@ -347,7 +348,7 @@ async def test_s15_kirovsky_programmes_and_the_missing_code_mapping(api: Api) ->
     assert problem["errors"][0]["pointer"] == "/payload/services/0/programme_id"
     for doc_type in ("social_certificate", "service_contract"):
         payload = await api.example(doc_type, "kirovsky")
-        creator = token if doc_type == "social_certificate" else await api.token("kirovsky", "Пример", "provider")
+        creator = token if doc_type == "social_certificate" else await api.token("kirovsky", "Пример", "provider", "7707083893")
         for programme in ("366", "23957", "2294"):
             payload["number"] = f"{payload['number'][:8]}{programme}"
             key = "programme" if doc_type == "service_contract" else "services"
@@ -355,7 +356,7 @@ async def test_s15_kirovsky_programmes_and_the_missing_code_mapping(api: Api) ->
                 payload["programme"]["programme_id"] = programme
             else:
                 payload["services"] = [{"programme_id": programme}]
-            status, body = await api.submit(creator, doc_type, "kirovsky", payload)
+            status, body = await api.submit(creator, doc_type, "kirovsky", api.own(creator, doc_type, payload))
             assert status == 202, (doc_type, programme, body)
     payload = await api.example("social_certificate", "kirovsky")
     payload["services"] = [{"programme_id": "9999"}]

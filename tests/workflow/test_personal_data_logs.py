@@ -11,7 +11,7 @@ from tests.support.gateway import Api
 
 async def test_no_personal_data_in_logs(api: Api, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    operator = await api.token("omsk", "op", "operator")
+    operator = await api.token("omsk", "gateway_operator", "operator")
     payload = await api.example("consumer_application", "omsk")
     payload["child"]["last_name"] = "Уникальнофамильев"
     payload["applicant"]["first_name"] = "Редкоимяна"

@@ -27,9 +27,13 @@ class Actor:
     role: Role
     token_id: str | None = None
     inn: str | None = None
+    ogrn: str | None = None
 
     @property
     def label(self) -> str:
+        """Who acted, as the journal names it: a provider by its INN (names are not identities)."""
+        if self.role is Role.provider and self.inn:
+            return f"provider:{self.inn}"
         return f"{self.role.value}:{self.org}"
 
 

@@ -58,7 +58,7 @@ async def test_publication_resource_before_submission_and_listing(api: Api) -> N
     assert (await api.call("GET", "/api/v1/publications?state=published", token))[1]["items"] == []
     status, problem = await api.call("GET", "/api/v1/publications?state=lost", token)
     assert status == 400 and problem["code"] == "invalid_query"
-    provider = await api.token("leninogorsk", "Пример", "provider", "7701234567")
+    provider = await api.token("leninogorsk", "Пример", "provider", "7707083893")
     assert (await api.call("GET", "/api/v1/publications", provider))[0] == 403
     other = await api.token("luga", "administration", "authorized_body")
     assert (await api.call("GET", f"/api/v1/publications/{sent_id}", other))[0] == 404
@@ -67,9 +67,9 @@ async def test_publication_resource_before_submission_and_listing(api: Api) -> N
 
 async def test_only_documents_published_through_electronic_budget_are_tracked(api: Api) -> None:
     token = await api.token("luga", "administration", "authorized_body")
-    provider = await api.token("luga", "Пример", "provider", "7701234567")
+    provider = await api.token("luga", "Пример", "provider", "7707083893")
     _, accepted = await api.submit(provider, "provider_registry_application", "luga",
-                                   await api.example("provider_registry_application", "luga"))  # fmt: skip
+                                   api.own(provider, "provider_registry_application", await api.example("provider_registry_application", "luga")))  # fmt: skip
     status, problem = await api.call("GET", f"/api/v1/publications/{accepted['id']}", token)
     assert status == 404 and problem["code"] == "publication_not_tracked"
     assert (await api.act(token, accepted["id"], "approve"))[0] == 200

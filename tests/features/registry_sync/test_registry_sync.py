@@ -259,7 +259,7 @@ async def test_api_starts_a_run_and_shows_its_progress(nav_stack_factory: Factor
     assert (await api.call("GET", f"/api/v1/registry/sync/{run_id}", body))[0] == 200
     other = await api.token("omsk", "education_department", "authorized_body")
     assert (await api.call("GET", f"/api/v1/registry/sync/{run_id}", other))[0] == 404
-    provider = await api.token(M, "Пример", "provider", "7701234567")
+    provider = await api.token(M, "Пример", "provider", "7707083893")
     assert (await api.call("POST", "/api/v1/registry/sync", provider))[0] == 403
     status, problem = await api.call("POST", "/api/v1/registry/sync", operator, json={"full": "yes"})
     assert status == 422 and problem["errors"][0]["pointer"] == "/full"
