@@ -3,13 +3,18 @@
 One model per system, all gathered in :class:`SystemsSettings`, which the gateway's one
 settings object exposes as ``systems`` (``GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL=…``,
 ``GATEWAY_SYSTEMS__ELECTRONIC_BUDGET__BREAKER__FAILURE_THRESHOLD=…``).  The defaults point
-at the emulators that ``gateway emulators`` starts on loopback, so ``gateway serve`` and
-``gateway emulators`` work together with no configuration; :data:`DEFAULT_PORTS` is the
-single list of those ports (the emulator runner receives it from the gateway's CLI).
+at the emulators that ``gateway serve`` starts on loopback (embedded demo); :data:`DEFAULT_PORTS`
+is the single list of those ports (the emulator runner receives it from the gateway's CLI).
+
+Those defaults and the emulators' secrets must never reach a real deployment:
+:func:`emulator_defaults` lists every one still in use, and the gateway refuses to start
+with any of them when it runs no emulators itself, unless ``GATEWAY_SYSTEMS__EMULATED=true``
+declares that the systems are emulators run apart (``gateway emulators``, docker compose, tests).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -23,8 +28,35 @@ DEFAULT_PORTS: dict[str, int] = {
 }
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+NAVIGATOR_EMULATOR_SECRET = "navigator-emulator-secret"
+EAIS_EMULATOR_KEY = "eais-emulator-key"
+
+
 def _local(system: str, path: str = "") -> str:
     return f"http://127.0.0.1:{DEFAULT_PORTS[system]}{path}"
+
+
+def is_emulator_address(url: str, system: str) -> bool:
+    """``url`` is where ``system``'s emulator listens by default (loopback, its default port)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    return parts.hostname in LOOPBACK and port == DEFAULT_PORTS[system]
+
+
+@dataclass(frozen=True)
+class StartupProblem:
+    """A setting that keeps the gateway from starting: stable ``code``, the variable to set, why (Russian)."""
+
+    code: str
+    setting: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.detail}: задайте {self.setting} ({self.code})"
 
 
 class _Model(BaseModel):
@@ -91,7 +123,7 @@ class NavigatorSettings(SystemSettings):
 
     base_url: str = _local("navigator")
     client_id: str = "gateway"
-    client_secret: SecretStr = SecretStr("navigator-emulator-secret")
+    client_secret: SecretStr = SecretStr(NAVIGATOR_EMULATOR_SECRET)
     page_size: int = Field(default=500, ge=1, le=5000)
 
 
@@ -99,7 +131,7 @@ class EaisSettings(SystemSettings):
     """EAIS DO: the federal collection of programmes, providers, certificates and coverage."""
 
     base_url: str = _local("eais")
-    api_key: SecretStr = SecretStr("eais-emulator-key")
+    api_key: SecretStr = SecretStr(EAIS_EMULATOR_KEY)
     datasource: str = Field(
         default="00000000-0000-4000-8000-000000000057",
         description="UUID of this data source (the region) in EAIS DO.",
@@ -111,6 +143,12 @@ class SystemsSettings(_Model):
     budget_portal: BudgetPortalSettings = BudgetPortalSettings()
     navigator: NavigatorSettings = NavigatorSettings()
     eais: EaisSettings = EaisSettings()
+    emulated: bool = Field(
+        default=False,
+        description="The systems are emulators run apart (gateway emulators, docker compose, tests): their default "
+        "addresses and secrets are allowed and the SMEV and EPGU pins are read from the SMEV emulator. "
+        "Never set it against the real systems.",
+    )
 
     def emulator_ports(self) -> dict[str, int]:
         """Ports the emulators should listen on so that these settings reach them."""
@@ -121,3 +159,48 @@ class SystemsSettings(_Model):
             "navigator": self.navigator.port,
             "eais": self.eais.port,
         }
+
+
+#: The setting that says where each emulator's system is (``emulators.runner`` names).
+EMULATOR_SETTINGS: dict[str, str] = {
+    "smev": "GATEWAY_SMEV__URL",
+    "electronic_budget": "GATEWAY_SYSTEMS__ELECTRONIC_BUDGET__BASE_URL",
+    "budget_portal": "GATEWAY_SYSTEMS__BUDGET_PORTAL__BASE_URL",
+    "navigator": "GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL",
+    "eais": "GATEWAY_SYSTEMS__EAIS__BASE_URL",
+}
+
+
+def emulator_port_problem(name: str, host: str, port: int) -> StartupProblem:
+    """An emulator's port taken by another process: the gateway would talk to whatever listens there."""
+    return StartupProblem(
+        "emulator_port_in_use", EMULATOR_SETTINGS.get(name, "GATEWAY_RUN_EMULATORS"),
+        f"эмулятор {name} не запущен: порт {host}:{port} занят другим процессом, и шлюз работал бы с тем, кто его слушает; "
+        "освободите порт или укажите другой адрес (если это `gateway emulators`, запустите шлюз с "
+        "GATEWAY_RUN_EMULATORS=false и GATEWAY_SYSTEMS__EMULATED=true)",
+    )  # fmt: skip
+
+
+_ADDRESSES = (
+    ("electronic_budget", "GATEWAY_SYSTEMS__ELECTRONIC_BUDGET__BASE_URL", "«Электронный бюджет»"),
+    ("budget_portal", "GATEWAY_SYSTEMS__BUDGET_PORTAL__BASE_URL", "budget.gov.ru"),
+    ("navigator", "GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL", "Навигатор"),
+    ("eais", "GATEWAY_SYSTEMS__EAIS__BASE_URL", "ЕАИС ДО"),
+)
+
+
+def emulator_defaults(systems: SystemsSettings) -> list[StartupProblem]:
+    """Every address and secret of ``systems`` still at its emulator's default (pure: settings only)."""
+    problems = [
+        StartupProblem("emulator_default_address", setting,
+                       f"{title}: адрес по умолчанию указывает на эмулятор ({getattr(systems, key).base_url})")
+        for key, setting, title in _ADDRESSES
+        if is_emulator_address(getattr(systems, key).base_url, key)
+    ]  # fmt: skip
+    if systems.navigator.client_secret.get_secret_value() == NAVIGATOR_EMULATOR_SECRET:
+        problems.append(StartupProblem("emulator_default_secret", "GATEWAY_SYSTEMS__NAVIGATOR__CLIENT_SECRET",
+                                       "Навигатор: секрет клиента — общеизвестный секрет эмулятора"))  # fmt: skip
+    if systems.eais.api_key.get_secret_value() == EAIS_EMULATOR_KEY:
+        problems.append(StartupProblem("emulator_default_secret", "GATEWAY_SYSTEMS__EAIS__API_KEY",
+                                       "ЕАИС ДО: ключ API — общеизвестный ключ эмулятора"))  # fmt: skip
+    return problems

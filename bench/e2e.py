@@ -745,7 +745,7 @@ async def run_backend(backend: str, workers: int, opts: Options) -> RunResult:
             emulators = Proc("emulators", [str(GATEWAY), "emulators"], env, tmp / "emulators.log")
             procs.append(emulators)
             await wait_http(env["GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL"].rstrip("/") + "/_emulator/received", emulators, 180)
-            env = {**env, "GATEWAY_RUN_EMULATORS": "false"}
+            env = {**env, "GATEWAY_RUN_EMULATORS": "false", "GATEWAY_SYSTEMS__EMULATED": "true"}
         port = free_port()
         serve = Proc("serve", [str(GATEWAY), "serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp / "serve.log")
         procs.append(serve)

@@ -3,8 +3,10 @@
 Each line on stdout is ``<name> http://127.0.0.1:PORT/...`` (names as in
 :data:`emulators.runner.REGISTRY`); notes for people go to stderr in Russian.  The gateway's
 CLI passes the ports its adapters' settings expect and the default CA file, so that
-``gateway serve`` and ``gateway emulators`` work together with no configuration.  Runs
-until interrupted (Ctrl-C or SIGTERM).
+``gateway serve`` works with these emulators when told they are emulators run apart
+(``GATEWAY_RUN_EMULATORS=false GATEWAY_SYSTEMS__EMULATED=true``: the emulators' addresses and
+secrets are then allowed and SMEV's pins are read from the SMEV emulator).  Runs until
+interrupted (Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ async def _serve(config: RunConfig, names: list[str] | None) -> int:
         return 1
     for note in config.notes:
         print(note, file=sys.stderr)
+    print("Шлюз с этими эмуляторами: GATEWAY_RUN_EMULATORS=false GATEWAY_SYSTEMS__EMULATED=true gateway serve",
+          file=sys.stderr)  # fmt: skip
     for r in running:
         print(f"{r.name} {r.url}", flush=True)
     try:

@@ -127,6 +127,20 @@ REGISTRY: dict[str, Builder] = {
 }
 
 
+class PortUnavailable(OSError):
+    """An emulator cannot listen on its port: another process has it (or the address is not allowed).
+
+    Whoever started the emulators must stop here: carrying on would send the gateway's
+    requests, keys' signatures and data to whatever listens on that port.
+    """
+
+    def __init__(self, name: str, host: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, f"эмулятор {name}: не удалось занять {host}:{port} ({cause.strerror or cause})")
+        self.name = name
+        self.host = host
+        self.port = port
+
+
 @dataclass
 class Running:
     name: str
@@ -136,7 +150,10 @@ class Running:
 
 
 async def start(config: RunConfig, names: Sequence[str] | None = None) -> list[Running]:
-    """Start the named emulators (default: all registered) on their ports; port 0 picks a free one."""
+    """Start the named emulators (default: all registered) on their ports; port 0 picks a free one.
+
+    A port already taken raises :class:`PortUnavailable` (after stopping those started).
+    """
     shared: dict[str, Any] = {}
     running: list[Running] = []
     try:
@@ -144,8 +161,13 @@ async def start(config: RunConfig, names: Sequence[str] | None = None) -> list[R
             built = REGISTRY[name](config, shared)
             runner = web.AppRunner(built.app, access_log=None)
             await runner.setup()
-            site = web.TCPSite(runner, config.host, config.ports.get(name, 0))
-            await site.start()
+            wanted = config.ports.get(name, 0)
+            site = web.TCPSite(runner, config.host, wanted)
+            try:
+                await site.start()
+            except OSError as exc:
+                await runner.cleanup()
+                raise PortUnavailable(name, config.host, wanted, exc) from exc
             host, port = runner.addresses[0][:2]
             running.append(Running(name, f"http://{host}:{port}{built.path}", runner, built.app))
     except BaseException:

@@ -46,7 +46,7 @@ from adapters.gosuslugi.messages import (
     read_send_result,
     read_status,
 )
-from signing.certificates import load_certificate, load_certificates, load_crls
+from signing.certificates import load_certificates, load_crls
 from signing.keys import Signer, load_signer
 from signing.xml_parsing import UnsafeXMLError, parse_document
 
@@ -105,15 +105,18 @@ class SmevClient:
 
     @classmethod
     def from_config(cls, config: SmevConfig, **kwargs: Any) -> SmevClient:
-        """Load the ЭП-ОВ key and the trust anchors named in ``config`` (once)."""
+        """Load the ЭП-ОВ key, the trust anchors and the pins named in ``config`` (once).
+
+        Without pins in ``config`` nothing from SMEV is accepted (fail closed).
+        """
         if config.key_file is None:
             raise ValueError("не задан ключ ЭП-ОВ (key_file)")
         password = config.key_password.get_secret_value() if config.key_password else None
         signer = load_signer(config.key_file, config.certificate_file, password)
         anchors = [c for p in config.trusted_ca_files for c in load_certificates(p.read_bytes())]
         crls = [c for p in config.crl_files for c in load_crls(p.read_bytes())]
-        pin = load_certificate(config.smev_certificate_file.read_bytes()) if config.smev_certificate_file else None
-        return cls(config, signer, Trust(anchors, crls, pin), **kwargs)
+        senders = {m: s.configured_pins() for s in config.senders().values() for m in s.mnemonics}
+        return cls(config, signer, Trust(anchors, crls, config.configured_smev_pins(), senders), **kwargs)
 
     # ------------------------------------------------------------------ lifecycle
     async def open(self) -> SmevClient:

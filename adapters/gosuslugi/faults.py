@@ -149,7 +149,16 @@ def async_rejection_error(category: str, fault_kind: str | None, description: st
 
 
 class SmevSignatureError(PermanentError):
-    """A message from SMEV whose ЭП-СМЭВ did not verify: not used, not acknowledged."""
+    """A message from SMEV whose ЭП-СМЭВ did not verify: not used, not acknowledged.
+
+    ``message_id`` is the MessageId the message claims (unverified: for the operator's
+    record only); ``signer_sha256`` the fingerprint of the certificate it was signed with.
+    """
+
+    def __init__(self, code: str, detail: str, *, signer_sha256: str | None = None, message_id: str | None = None) -> None:
+        super().__init__(code, detail)
+        self.signer_sha256 = signer_sha256
+        self.message_id = message_id
 
 
 class SmevProtocolError(TransientError):

@@ -9,7 +9,7 @@ message as it arrived.  No I/O here: the client does the HTTP around it.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,17 +19,28 @@ from zeep.helpers import serialize_object
 
 from adapters.gosuslugi.envelope import SOAP_NS, RequestStatus, SchemaVersion
 from adapters.gosuslugi.faults import SmevProtocolError, SmevSignatureError
+from adapters.gosuslugi.pins import Pins, fingerprint
 from signing.certificates import Certificate, RevocationList
 from signing.xmldsig import SignatureReport, verify
+
+SENDER_NOT_AUTHORIZED = "sender_not_authorized"
 
 
 @dataclass(frozen=True)
 class Trust:
-    """What a signature from SMEV (and from the sender) must chain to."""
+    """What a signature from SMEV (and from the sender) must chain to, and whose it must be.
+
+    ``smev_pins``: the certificates ЭП-СМЭВ may be made with (``None``: not pinned, for tools
+    and tests of the protocol only; empty: nothing is accepted).  ``senders``: by sender
+    mnemonic (``MessageMetadata/Sender``), the certificates its ЭП-ОВ may be made with; a
+    request from a mnemonic not listed, or signed by another key, is ``sender_not_authorized``
+    (``None``: senders are not checked).
+    """
 
     anchors: Sequence[Certificate]
     crls: Sequence[RevocationList] = ()
-    smev_certificate: Certificate | None = None  # pin: SMEV's ЭП-СМЭВ must be exactly this one
+    smev_pins: Pins | None = None
+    senders: Mapping[str, Pins] | None = None
 
 
 @dataclass(frozen=True)
@@ -146,24 +157,40 @@ def verify_reply(xml: bytes, trust: Trust, expect: Sequence[str]) -> dict[str, S
 
 
 def smev_element(reports: dict[str, SignatureReport], name: str, trust: Trust) -> etree._Element:
-    """The element SMEV signed, as verified; raises :class:`SmevSignatureError` otherwise."""
+    """The element SMEV signed, as verified; raises :class:`SmevSignatureError` otherwise.
+
+    A valid chain is not enough: every participant holds a certificate of the trusted CA,
+    so the signer must also be one of the pinned ЭП-СМЭВ certificates.
+    """
     report = reports.get(name)
     if report is None:
         raise SmevSignatureError("smev_signature_missing", "сообщение СМЭВ не подписано ЭП-СМЭВ")
+    signer = fingerprint(report.certificate) if report.certificate is not None else None
     if not report.ok or report.signed_element is None:
         codes = ", ".join(report.codes + ([report.chain.code] if report.chain and not report.chain.ok else []))
-        raise SmevSignatureError("smev_signature_invalid", f"подпись СМЭВ не прошла проверку: {codes}")
-    if trust.smev_certificate is not None and (report.certificate is None or report.certificate.der != trust.smev_certificate.der):
-        raise SmevSignatureError("smev_signature_unexpected_signer", "сообщение подписано не сертификатом СМЭВ")
+        raise SmevSignatureError("smev_signature_invalid", f"подпись СМЭВ не прошла проверку: {codes}", signer_sha256=signer)
+    if trust.smev_pins is not None and not trust.smev_pins.matches(report.certificate):
+        raise SmevSignatureError("smev_signature_unexpected_signer",
+                                 "сообщение подписано не закреплённым сертификатом ЭП-СМЭВ", signer_sha256=signer)  # fmt: skip
     return report.signed_element
 
 
-def sender_check(reports: dict[str, SignatureReport], name: str) -> SignatureCheck | None:
+def sender_check(reports: dict[str, SignatureReport], name: str, trust: Trust | None = None, sender: str | None = None) -> SignatureCheck | None:
+    """The sender's ЭП-ОВ over ``name``; with ``trust.senders``, also whether it is the key of ``sender``.
+
+    ``sender`` is the mnemonic SMEV's (verified) routing names: a valid signature by any
+    other participant's key is refused as ``sender_not_authorized``.
+    """
     report = reports.get(name)
     if report is None:
         return None
     codes = tuple(report.codes) + ((report.chain.code,) if report.chain and not report.chain.ok else ())
-    return SignatureCheck(report.ok, codes, report.certificate)
+    ok = report.ok
+    if ok and trust is not None and trust.senders is not None:
+        pins = trust.senders.get(sender or "")
+        if pins is None or not pins.matches(report.certificate):
+            ok, codes = False, (*codes, SENDER_NOT_AUTHORIZED)
+    return SignatureCheck(ok, codes, report.certificate)
 
 
 _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -244,7 +271,12 @@ def read_request(v: SchemaVersion, types: Any, xml: bytes, root: etree._Element,
     if message.find(v.t("Request")) is None:
         raise SmevProtocolError("smev_unsupported_message", "сообщение без Request (отмена) не поддерживается")
     reports = verify_reply(xml, trust, [v.t("Request"), v.t("SenderProvidedRequestData")])
-    verified = smev_element(reports, v.t("Request"), trust)
+    try:
+        verified = smev_element(reports, v.t("Request"), trust)
+    except SmevSignatureError as exc:
+        # as claimed, not verified: only to tell an operator which message was refused
+        exc.message_id = (message.findtext(f"{v.t('Request')}/{v.t('MessageMetadata')}/{v.t('MessageId')}") or "").strip()[:36] or None
+        raise
     d = _parse(types, verified)
     data = d.get("SenderProvidedRequestData") or {}
     spd = verified.find(v.t("SenderProvidedRequestData"))
@@ -265,7 +297,7 @@ def read_request(v: SchemaVersion, types: Any, xml: bytes, root: etree._Element,
         content_namespace=qn.namespace or "",
         content_root=qn.localname,
         metadata=meta,
-        sender_signature=sender_check(reports, v.t("SenderProvidedRequestData")),
+        sender_signature=sender_check(reports, v.t("SenderProvidedRequestData"), trust, meta.sender),
         attachments=_attachments(data, attachment_contents(v, op)),
         fs_attachments=_fs(d),
         test_message=verified.find(f"{v.t('SenderProvidedRequestData')}/{v.t('TestMessage')}") is not None,

@@ -21,7 +21,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from adapters.base import AdapterError
 from adapters.gosuslugi.client import SmevClient
 from adapters.gosuslugi.envelope import MessageTypeSelector
+from adapters.gosuslugi.faults import SmevSignatureError
 from adapters.gosuslugi.messages import IncomingRequest
+from adapters.gosuslugi.pins import fingerprint
 
 log = logging.getLogger("adapters.gosuslugi.poller")
 
@@ -129,19 +131,35 @@ class RequestPoller:
         for selector in self.selectors:
             if self._stop.is_set():
                 break
-            request = await self.client.get_request(selector)
+            try:
+                request = await self.client.get_request(selector)
+            except SmevSignatureError as exc:
+                await self.refused_unverified(exc)
+                raise
             if request is None:
                 continue
             count += 1
             await self.handle(request)
         return count
 
+    async def refused_unverified(self, error: SmevSignatureError) -> None:
+        """A message whose ЭП-СМЭВ failed (or is not the pinned key): neither used nor acknowledged.
+
+        SMEV delivers it again later, so a message refused for a stale pin is not lost; the
+        hook is for the operator's record (the gateway journals it).
+        """
+        log.warning("smev message mid=%s (unverified) refused: %s, signer sha256=%s; not acknowledged",
+                    error.message_id or "?", error.code, error.signer_sha256 or "-")  # fmt: skip
+
     async def handle(self, request: IncomingRequest) -> bool:
         """Call back and Ack one request; ``False`` when the callback failed (no Ack)."""
         mid = request.message_id
-        if self.require_sender_signature and (request.sender_signature is None or not request.sender_signature.ok):
-            codes = ",".join(request.sender_signature.codes) if request.sender_signature else "missing"
-            log.warning("smev request mid=%s refused: sender signature %s; ack accepted=false", mid, codes)
+        check = request.sender_signature
+        if self.require_sender_signature and (check is None or not check.ok):
+            codes = ",".join(check.codes) if check else "missing"
+            signer = fingerprint(check.certificate) if check and check.certificate else "-"
+            log.warning("smev request mid=%s from %s refused: sender signature %s, signer sha256=%s; ack accepted=false",
+                        mid, request.metadata.sender or "?", codes, signer)  # fmt: skip
             await self._ack(mid, accepted=False)
             return True
         duplicate = mid in self.seen or (self.is_handled is not None and await self.is_handled(mid))

@@ -13,12 +13,17 @@ pointed here), ``?xsd=NAME`` its schemas.  Control plane under ``/_emulator/`` (
   break the ЭП-СМЭВ of the next signed answers "in transit";
 - ``POST /_emulator/smev/routes`` ``{"namespace", "root", "recipient"}``: register a business type;
 - ``GET /_emulator/smev/queues``: pending messages; ``GET /_emulator/smev/ca.pem``: the CA of ЭП-СМЭВ;
+- ``GET /_emulator/smev/certificate.pem``, ``GET /_emulator/epgu/certificate.pem``: the certificates
+  of ЭП-СМЭВ and of EPGU's ЭП-ОВ, and ``GET /_emulator/smev/pins`` the same as JSON
+  (``{"smev": {"sha256": [...], "certificate": PEM}, "senders": {"epgu": {"mnemonics": [...], "sha256": [...],
+  "certificate": PEM}}}``): what a gateway pins when it works with this emulator (demo, tests);
 - ``PUT|GET /_emulator/fs/{uuid}/{name}``: the file store for attachments by reference.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +31,7 @@ from pathlib import Path
 from aiohttp import web
 
 from emulators.control import Control, application
-from emulators.smev3 import protocol
+from emulators.smev3 import epgu, protocol
 from emulators.smev3.checks import Trust
 from emulators.smev3.faults import SmevFault, fault_envelope, fault_response
 from emulators.smev3.keys import Identity, generate_identity
@@ -99,6 +104,9 @@ def create_app(
     app.router.add_post("/_emulator/smev/routes", _route)
     app.router.add_get("/_emulator/smev/queues", _queues)
     app.router.add_get("/_emulator/smev/ca.pem", _ca)
+    app.router.add_get("/_emulator/smev/certificate.pem", _smev_certificate)
+    app.router.add_get("/_emulator/epgu/certificate.pem", _epgu_certificate)
+    app.router.add_get("/_emulator/smev/pins", _pins)
     app.router.add_put("/_emulator/fs/{uuid}/{name}", _fs_put)
     app.router.add_get("/_emulator/fs/{uuid}/{name}", _fs_get)
     return app
@@ -194,6 +202,32 @@ async def _ca(request: web.Request) -> web.Response:
     return web.Response(body=b"".join(c.pem for c in chain), content_type="application/x-pem-file")
 
 
+def _pem(certificate: Certificate) -> web.Response:
+    return web.Response(body=certificate.pem, content_type="application/x-pem-file")
+
+
+async def _smev_certificate(request: web.Request) -> web.Response:
+    return _pem(request.app[SMEV].identity.smev.certificate)
+
+
+async def _epgu_certificate(request: web.Request) -> web.Response:
+    return _pem(request.app[SMEV].identity.epgu.certificate)
+
+
+def pins(smev: Smev) -> dict[str, object]:
+    """What a gateway pins for this emulator: ЭП-СМЭВ and, per sender system, its mnemonics and ЭП-ОВ."""
+
+    def one(certificate: Certificate) -> dict[str, object]:
+        return {"sha256": [hashlib.sha256(certificate.der).hexdigest()], "certificate": certificate.pem.decode("ascii")}
+
+    return {"smev": one(smev.identity.smev.certificate),
+            "senders": {"epgu": {"mnemonics": [epgu.MNEMONIC], **one(smev.identity.epgu.certificate)}}}  # fmt: skip
+
+
+async def _pins(request: web.Request) -> web.Response:
+    return web.json_response(pins(request.app[SMEV]))
+
+
 def _fs_auth(request: web.Request) -> None:
     import base64
 
@@ -227,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--redelivery-s", type=float, default=5.0)
     p.add_argument("--mtom", action="store_true", help="отвечать в виде MTOM multipart")
     p.add_argument("--write-ca", default=None, help="записать сертификат УЦ ЭП-СМЭВ в файл")
+    p.add_argument("--write-certificates", default=None, metavar="DIR",
+                   help="записать сертификаты ЭП-СМЭВ (smev.pem) и ЭП-ОВ ЕПГУ (epgu.pem) в каталог — для закрепления в шлюзе")  # fmt: skip
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     trust = Path(args.trust)
@@ -235,10 +271,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     crl = Path(args.crl) if args.crl else trust.with_name("ca.crl")
     app = create_app(trust=trust if trust.is_file() else None, crl=crl if crl.is_file() else None, gateway_mnemonic=args.mnemonic,
                      redelivery_s=args.redelivery_s, mtom_replies=args.mtom)  # fmt: skip
-    if args.write_ca:
-        smev = app[SMEV]
-        if smev.identity.ca is not None:
-            Path(args.write_ca).write_bytes(smev.identity.ca.pem)
+    smev = app[SMEV]
+    if args.write_ca and smev.identity.ca is not None:
+        Path(args.write_ca).write_bytes(smev.identity.ca.pem)
+    if args.write_certificates:
+        out = Path(args.write_certificates)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "smev.pem").write_bytes(smev.identity.smev.certificate.pem)
+        (out / "epgu.pem").write_bytes(smev.identity.epgu.certificate.pem)
     for version, path in protocol.PATHS.items():
         print(f"smev {version}: http://{args.host}:{args.port}{path} (WSDL: ?wsdl)", flush=True)
     web.run_app(app, host=args.host, port=args.port, print=None)

@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from emulators.smev3.protocol import SOAP_NS, Ns, schema_errors, standin_schema
+from emulators.smev3.protocol import DS_NS, SOAP_NS, Ns, schema_errors, standin_schema
 from signing.keys import Signer
 from signing.xmldsig import sign_element
 
@@ -126,6 +126,19 @@ def send_request_envelope(ns: Ns, content: bytes, signer: Signer, message_id: st
     etree.SubElement(op, ns.t("CallerInformationSystemSignature"))
     doc = bytes(etree.tostring(env, encoding="UTF-8", xml_declaration=True))
     return mid, sign_element(doc, "SIGNED_BY_CONSUMER", signer, into=ns.t("CallerInformationSystemSignature"))
+
+
+def sign_sender_data(ns: Ns, data: bytes, signer: Signer) -> bytes:
+    """A sender's ``ds:Signature`` over a SenderProvidedRequestData (by its ``Id``), as SMEV would pass it on."""
+    element = etree.fromstring(data)
+    element_id = element.get("Id") or ""
+    op = etree.Element(ns.t("SendRequestRequest"), nsmap=ns.nsmap)  # type: ignore[arg-type]  # lxml-stubs type nsmap keys as str; lxml takes None for the default namespace
+    op.append(element)
+    etree.SubElement(op, ns.t("CallerInformationSystemSignature"))
+    signed = etree.fromstring(sign_element(etree.tostring(op), element_id, signer, into=ns.t("CallerInformationSystemSignature")))
+    signature = signed.find(f"{ns.t('CallerInformationSystemSignature')}/{{{DS_NS}}}Signature")
+    assert signature is not None
+    return bytes(etree.tostring(signature))
 
 
 @dataclass

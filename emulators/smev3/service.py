@@ -34,6 +34,7 @@ from emulators.smev3.protocol import (
     validate,
 )
 from emulators.smev3.queue import Message, Queues, StatusMessage
+from signing.keys import Signer
 from signing.streebog import streebog256
 from signing.xml_parsing import UnsafeXMLError, parse_document
 
@@ -73,6 +74,8 @@ class Smev:
         self.files: dict[tuple[str, str], bytes] = {}
         self.corrupt_mode: str | None = None
         self.corrupt_count: int | None = None
+        self.impostor: Signer | None = None
+        self.impostor_count: int | None = None
 
     # ------------------------------------------------------------------ entry
     def process(self, version: str, xml: bytes) -> bytes:
@@ -111,7 +114,38 @@ class Smev:
             if data is not None:  # the signed element: its signature value differs at every signing
                 self.control.observe(mid, etree.tostring(data, method="c14n", exclusive=True))
         elif name == "AckRequest":
-            self.control.record("ack:" + (op.findtext(ns.b("AckTargetMessage")) or "?"), "Ack", version=ns.version)
+            target = op.find(ns.b("AckTargetMessage"))
+            mid = (target.text or "?") if target is not None else "?"
+            accepted = target.get("accepted") if target is not None else None
+            self.control.record("ack:" + mid, "Ack", version=ns.version, accepted=accepted == "true")
+
+    # ------------------------------------------------------------------ attacks (tests, in process)
+    def forge_smev_signature(self, signer: Signer | None, count: int | None = 1) -> None:
+        """Sign the next ``count`` answers with ``signer`` instead of ЭП-СМЭВ (``None``: stop).
+
+        A man in the middle holding some other participant's certificate of the same trusted CA:
+        the chain verifies, only a pin on SMEV's certificate tells the difference.
+        """
+        self.impostor, self.impostor_count = signer, count
+
+    def _smev_signer(self) -> Signer:
+        if self.impostor is None or self.impostor_count == 0:
+            return self.identity.smev
+        if self.impostor_count is not None:
+            self.impostor_count -= 1
+        return self.impostor
+
+    def tamper_request(self, message_id: str, old: bytes, new: bytes, signer: Signer) -> None:
+        """Change a queued request's content and sign it again as its sender with ``signer``'s key.
+
+        What a participant of the trusted CA could forge upstream of SMEV: SMEV's routing still
+        names the original sender, only the sender's certificate differs.
+        """
+        m = self.queues.archive[message_id]
+        if old not in m.data:
+            raise ValueError("в сообщении нет заменяемого фрагмента")
+        m.data = m.data.replace(old, new)
+        m.signature = epgu_mod.sign_sender_data(Ns(m.version), m.data, signer)
 
     def _signed_out(self, body: bytes) -> bytes:
         if self.corrupt_mode and (self.corrupt_count is None or self.corrupt_count > 0):
@@ -183,7 +217,7 @@ class Smev:
             self._reject_async(ns, message, [str(e.message) for e in schema_errors(schema)][:5])
         else:
             self.queues.put(message)
-        body = out.send_receipt(ns, "SendRequestResponse", self.identity.smev, self.names, message_id=mid, message_type="REQUEST",
+        body = out.send_receipt(ns, "SendRequestResponse", self._smev_signer(), self.names, message_id=mid, message_type="REQUEST",
                                 sender=caller, recipient=recipient, sending=now, status="requestIsQueued")  # fmt: skip
         return self._signed_out(body)
 
@@ -220,7 +254,7 @@ class Smev:
             self.queues.put(Message(mid, "response", ns.version, caller, original.sender, key[0], key[1], bytes(etree.tostring(data)),
                                     self._signature(op, ns), now, attachments, fs, original_message_id=original.message_id,
                                     original_type=(original.type_ns, original.type_root)))  # fmt: skip
-        body = out.send_receipt(ns, "SendResponseResponse", self.identity.smev, self.names, message_id=mid, message_type="RESPONSE",
+        body = out.send_receipt(ns, "SendResponseResponse", self._smev_signer(), self.names, message_id=mid, message_type="RESPONSE",
                                 sender=caller, recipient=original.sender, sending=now, status="responseIsAcceptedBySmev")  # fmt: skip
         return self._signed_out(body)
 
@@ -261,13 +295,13 @@ class Smev:
         m = self._get(ns, verified, caller, "request")
         if m is None:
             return out.empty(ns, "GetRequestResponse")
-        return self._signed_out(out.request_message(ns, m, self.identity.smev, self.names))
+        return self._signed_out(out.request_message(ns, m, self._smev_signer(), self.names))
 
     def _GetResponseRequest(self, ns: Ns, xml: bytes, op: etree._Element, verified: etree._Element, caller: str) -> bytes:
         m = self._get(ns, verified, caller, "response")
         if m is None:
             return out.empty(ns, "GetResponseResponse")
-        return self._signed_out(out.response_message(ns, m, self.identity.smev, self.names))
+        return self._signed_out(out.response_message(ns, m, self._smev_signer(), self.names))
 
     def _AckRequest(self, ns: Ns, xml: bytes, op: etree._Element, verified: etree._Element, caller: str) -> bytes:
         target = (verified.text or "").strip()
@@ -279,7 +313,7 @@ class Smev:
         s = self.queues.take_status(ns.version, caller)
         if s is None:
             return out.empty(ns, "GetStatusResponse")
-        return self._signed_out(out.status_message(ns, s, self.identity.smev))
+        return self._signed_out(out.status_message(ns, s, self._smev_signer()))
 
     # ------------------------------------------------------------------ EPGU
     def inject(self, version: str, overrides: Sequence[dict[str, Any]], count: int, test: bool = False) -> list[dict[str, str]]:

@@ -35,13 +35,15 @@ from gateway.workflow.http import (
     check_fields,
     json_response,
     parse_json,
+    refuse_unsafe_text,
     too_large,
     unsupported_media_type,
 )
+from gateway.workflow.params import strict_int
 from gateway.workflow.problems import FieldError, Problem, database_unavailable
+from gateway.workflow.refusals import journal_refusal
 from gateway.workflow.rules.actions import Actor
 from gateway.workflow.service import DocumentService
-from gateway.workflow.refusals import journal_refusal
 from gateway.workflow.tokens import authenticate
 from queues.db import is_transient_db_error
 
@@ -141,9 +143,9 @@ def failure(index: int, problem: Problem) -> Result:
     result: Result = {"index": index, "status": item.status, "code": item.code, "detail": item.detail,
                       "pointer": pointer, "errors": errors}  # fmt: skip
     result.update({k: v for k, v in item.extra.items() if k not in _RESULT_KEYS})
-    retry_after = problem.headers.get("Retry-After", "")
-    if retry_after.isdigit():  # a header of the single answer the item cannot carry
-        result.setdefault("retry_after", int(retry_after))
+    retry_after = strict_int(problem.headers.get("Retry-After", ""))
+    if retry_after is not None:  # a header of the single answer the item cannot carry
+        result.setdefault("retry_after", retry_after)
     return result
 
 
@@ -208,7 +210,8 @@ async def _read_items(request: web.Request) -> list[dict[str, Any]]:
         data = await request.clone(client_max_size=limit).read()
     except web.HTTPRequestEntityTooLarge:
         raise too_large(limit) from None
-    return read_items(parse_json(data), settings.max_items)
+    # Text is checked item by item (a refused character refuses its item, not the batch).
+    return read_items(parse_json(data, check_text=False), settings.max_items)
 
 
 def _summary(kind: str, results: list[Result]) -> None:
@@ -224,6 +227,7 @@ async def submit_batch(request: web.Request) -> web.Response:
     service: DocumentService = request.app[SERVICE]
 
     async def submit(index: int, item: dict[str, Any]) -> Result:
+        refuse_unsafe_text(item)
         sub = json_submission(item, optional=("idempotency_key",))
         raw_key = item.get("idempotency_key")
         key = None if raw_key is None else check_idempotency_key(raw_key, "/idempotency_key")
@@ -243,6 +247,7 @@ async def act_batch(request: web.Request) -> web.Response:
     service: DocumentService = request.app[SERVICE]
 
     async def act(index: int, item: dict[str, Any]) -> Result:
+        refuse_unsafe_text(item)
         check_fields(item, ("id", "action"), ("body",))
         wrong = [k for k in ("id", "action") if not isinstance(item[k], str)]
         if wrong:

@@ -15,10 +15,15 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from gateway.app.features import FEATURES
 from gateway.core.settings import BatchSettings
 from gateway.documents.registry import DOCUMENT_TYPES
+from gateway.documents.status import DocumentStatus
+from gateway.municipalities import Profile
 from gateway.systems import DELIVERY_SYSTEMS
 from gateway.workflow.deadlines import STATUSES
+from gateway.workflow.problems import PROBLEM_TYPE_BASE
 
 REF = "#/components/schemas/{model}"
+#: What a document's delivery to one system goes through (``deliveries.status``).
+DELIVERY_STATUSES = ("pending", "sent", "delivered", "failed", "dead_lettered")
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -30,6 +35,8 @@ def _problem_responses(*codes: int) -> dict[str, Any]:
         400: "Malformed request", 401: "Missing or invalid bearer token", 403: "Forbidden for this token",
         404: "Not found", 409: "Conflict", 413: "Body too large", 415: "Unsupported content type",
         422: "Validation or decree rule failed", 429: "Backpressure: retry later",
+        500: "Internal error (details only in the server log)",
+        503: "Database or a state system unavailable: retry later",
     }  # fmt: skip
     return {
         str(c): {"description": texts[c], "content": {"application/problem+json": {"schema": _ref("Problem")}}}
@@ -188,148 +195,273 @@ def _batch_paths() -> dict[str, Any]:
     }
 
 
-@cache
-def openapi_document() -> dict[str, Any]:
-    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(t.model, "validation") for t in DOCUMENT_TYPES.values()]
-    _, defs = models_json_schema(models, ref_template=REF)
-    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+def _profile_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The municipality profile as ``GET /api/v1/municipalities/{id}`` dumps it (serialization mode).
+
+    Its models are named ``Profile…`` so they never collide with the payload models.
+    """
+    schema = Profile.model_json_schema(mode="serialization", ref_template=REF.format(model="Profile{model}"))
+    defs = {f"Profile{name}": d for name, d in schema.pop("$defs", {}).items()}
+    return schema, defs
+
+
+def _problem_schemas() -> dict[str, Any]:
+    return {
+        "FieldError": {
+            "type": "object",
+            "required": ["code", "pointer", "detail"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable English error code"},
+                "pointer": {"type": "string", "description": "JSON pointer into the request body (empty: the whole body)"},
+                "detail": {"type": "string", "description": "Explanation in Russian"},
+            },
+        },
+        "Problem": {
+            "type": "object",
+            "description": "RFC 9457 problem details: the one shape of every error the gateway answers. "
+            "Some problems add members of their own (429: retry_after, reason; 413: max_bytes).",
+            "required": ["type", "title", "status", "detail", "code"],
+            "properties": {
+                "type": {"type": "string", "pattern": "^" + PROBLEM_TYPE_BASE,
+                         "description": PROBLEM_TYPE_BASE + "<code>"},
+                "title": {"type": "string", "description": "Russian title of the status"},
+                "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                "detail": {"type": "string", "description": "Explanation in Russian; never quotes submitted data"},
+                "code": {"type": "string", "minLength": 1, "description": "Stable English error code"},
+                "instance": {"type": "string", "description": "The request path"},
+                "errors": {"type": "array", "items": _ref("FieldError")},
+                "retry_after": {"type": "integer", "minimum": 0, "description": "429: seconds, as Retry-After"},
+                "reason": {"type": "string", "description": "429: why the gateway sheds load"},
+                "max_bytes": {"type": "integer", "minimum": 0, "description": "413: the body limit"},
+            },
+        },  # fmt: skip
+    }
+
+
+def _document_schemas() -> dict[str, Any]:
     type_enum = list(DOCUMENT_TYPES)
-    schemas.update(
-        {
-            "FieldError": {
-                "type": "object",
-                "required": ["code", "pointer", "detail"],
-                "properties": {
-                    "code": {"type": "string", "description": "Stable English error code"},
-                    "pointer": {"type": "string", "description": "JSON pointer into the request body"},
-                    "detail": {"type": "string", "description": "Explanation in Russian"},
-                },
+    nullable_string = {"type": ["string", "null"]}
+    return {
+        "SubmitRequest": {
+            "type": "object",
+            "required": ["type", "municipality", "payload"],
+            "additionalProperties": False,
+            "properties": {
+                "type": {"type": "string", "enum": type_enum},
+                "municipality": {"type": "string", "examples": ["luga"]},
+                "payload": {"oneOf": [_ref(t.model.__name__) for t in DOCUMENT_TYPES.values()],
+                            "description": "The payload of the named type; see /api/v1/schemas/{type}"},
             },
-            "Problem": {
-                "type": "object",
-                "description": "RFC 9457 problem details",
-                "required": ["type", "title", "status", "detail", "code"],
-                "properties": {
-                    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                    "detail": {"type": "string"}, "code": {"type": "string"}, "instance": {"type": "string"},
-                    "errors": {"type": "array", "items": _ref("FieldError")},
-                },
-            },  # fmt: skip
-            "SubmitRequest": {
-                "type": "object",
-                "required": ["type", "municipality", "payload"],
-                "additionalProperties": False,
-                "properties": {
-                    "type": {"type": "string", "enum": type_enum},
-                    "municipality": {"type": "string", "examples": ["luga"]},
-                    "payload": {"oneOf": [_ref(t.model.__name__) for t in DOCUMENT_TYPES.values()],
-                                "description": "The payload of the named type; see /api/v1/schemas/{type}"},
-                },
-            },  # fmt: skip
-            "Delivery": {
-                "type": "object",
-                "required": ["system", "status"],
-                "properties": {
-                    "system": {"type": "string", "enum": list(DELIVERY_SYSTEMS)},
-                    "name": {"type": "string"},
-                    "status": {"type": "string", "enum": ["pending", "sent", "delivered", "failed", "dead_lettered"]},
-                    "updated_at": {"type": "string"},
-                },
+        },  # fmt: skip
+        "Delivery": {
+            "type": "object",
+            "required": ["system", "name", "status", "updated_at"],
+            "properties": {
+                "system": {"type": "string", "enum": list(DELIVERY_SYSTEMS)},
+                "name": {"type": "string", "description": "The system's name in the municipality's decree"},
+                "status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
+                "updated_at": {"type": "string"},
             },
-            "Notice": {
-                "type": "object",
-                "properties": {"code": {"type": "string"}, "pointer": {"type": "string"}, "detail": {"type": "string"}},
+        },
+        "Notice": {
+            "type": "object",
+            "required": ["code", "pointer", "detail"],
+            "description": "A warning that did not refuse the document",
+            "properties": {"code": {"type": "string"}, "pointer": {"type": "string"}, "detail": {"type": "string"}},
+        },
+        "Accepted": {
+            "type": "object",
+            "required": ["id", "type", "municipality", "number", "status", "deliveries", "warnings"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"}, "type": {"type": "string", "enum": type_enum},
+                "municipality": {"type": "string"}, "number": {"type": "string"},
+                "status": {"type": "string", "enum": ["submitted"]},
+                "deliveries": {"type": "array", "items": _ref("Delivery"), "maxItems": 0},
+                "warnings": {"type": "array", "items": _ref("Notice")},
             },
-            "Accepted": {
-                "type": "object",
-                "required": ["id", "status", "type", "municipality", "deliveries"],
-                "properties": {
-                    "id": {"type": "string", "format": "uuid"}, "type": {"type": "string"},
-                    "municipality": {"type": "string"}, "number": {"type": "string"},
-                    "status": {"type": "string"}, "deliveries": {"type": "array", "items": _ref("Delivery")},
-                    "warnings": {"type": "array", "items": _ref("Notice")},
-                },
-            },  # fmt: skip
-            "DocumentSummary": {
-                "type": "object",
-                "required": ["id", "type", "municipality", "status", "number"],
-                "properties": {
-                    k: {"type": "string"}
-                    for k in ("id", "type", "code", "municipality", "number", "date", "status", "created_at", "updated_at")
-                }
-                | {"paper": {"type": "boolean"}},
+        },  # fmt: skip
+        "DocumentSummary": {
+            "type": "object",
+            "required": ["id", "type", "code", "municipality", "number", "date", "status", "paper", "created_at", "updated_at"],
+            "properties": {
+                "id": {"type": "string", "format": "uuid"}, "type": {"type": "string", "enum": type_enum},
+                "code": {"type": "string", "enum": [t.code for t in DOCUMENT_TYPES.values()]},
+                "municipality": {"type": "string"}, "number": {"type": "string"},
+                "date": {"type": "string", "format": "date"},
+                "status": {"type": "string", "enum": list(DocumentStatus)},
+                "paper": {"type": "boolean", "description": "Concluded or approved on paper (2023 fallback)"},
+                "created_at": {"type": "string"}, "updated_at": {"type": "string"},
             },
-            "Document": {
-                "allOf": [_ref("DocumentSummary")],
-                "type": "object",
-                "required": ["status", "deliveries", "payload"],
-                "properties": {
-                    "document_name": {"type": "string"},
-                    "approved_on": {"type": ["string", "null"]},
-                    "steps": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "systems": {"type": "array", "items": {"type": "object"}},
-                    "deliveries": {"type": "array", "items": _ref("Delivery")},
-                    "actions": {"type": "array", "items": {"type": "string"}},
-                    "payload": {"type": "object"},
-                    "personal_data_hidden": {"type": "array", "items": {"type": "string"}},
-                },
+        },  # fmt: skip
+        "Document": {
+            "allOf": [_ref("DocumentSummary")],
+            "type": "object",
+            "required": ["document_name", "approved_on", "steps", "created_by", "systems", "deliveries", "actions",
+                         "payload", "personal_data_hidden", "links"],
+            "properties": {
+                "document_name": {"type": "string", "description": "As the municipality's decree names it"},
+                "approved_on": {"type": ["string", "null"], "format": "date"},
+                "steps": {"type": "object", "additionalProperties": {"type": "string", "format": "date"},
+                          "description": "Profile steps taken, with their dates"},
+                "created_by": {"type": "object", "required": ["org", "role"],
+                               "properties": {"org": {"type": "string"}, "role": {"type": "string"}}},
+                "systems": {"type": "array", "description": "Where send delivers it", "items": {
+                    "type": "object", "required": ["system", "name"],
+                    "properties": {"system": {"type": "string"}, "name": {"type": "string"}}}},
+                "deliveries": {"type": "array", "items": _ref("Delivery")},
+                "actions": {"type": "array", "items": {"type": "string"},
+                            "description": "Actions this token may take now"},
+                "payload": {"type": "object", "description": "The payload; personal data fields are null for roles "
+                                                            "that may not see them (named in personal_data_hidden)"},
+                "personal_data_hidden": {"type": "array", "items": {"type": "string"}},
+                "links": {"type": "object", "required": ["self", "journal", "xml"],
+                          "properties": {k: {"type": "string"} for k in ("self", "journal", "xml")}},
             },
-            "DocumentList": {
-                "type": "object",
-                "required": ["items"],
-                "properties": {
-                    "items": {"type": "array", "items": _ref("DocumentSummary")},
-                    "page": {"type": "integer"}, "page_size": {"type": "integer"}, "total": {"type": "integer"},
-                },
-            },  # fmt: skip
-            "JournalEntry": {
-                "type": "object",
-                "required": ["at", "actor", "event"],
-                "properties": {
-                    "seq": {"type": "integer"}, "at": {"type": "string"}, "actor": {"type": "string"},
-                    "event": {"type": "string"}, "details": {"type": "object"},
-                    "position": {"type": ["integer", "null"], "description": "Place in the hash chain; null until sealed (≤ 1 s)"},
-                    "hash": {"type": ["string", "null"], "description": "Entry hash (format 2); null until sealed"},
-                },
-            },  # fmt: skip
-            "Deadline": {
-                "type": "object",
-                "required": ["kind", "title", "due", "status"],
-                "properties": {
-                    "kind": {"type": "string"}, "title": {"type": "string"},
-                    "document_id": {"type": ["string", "null"]}, "due": {"type": "string", "format": "date"},
-                    "met_on": {"type": ["string", "null"]}, "status": {"type": "string", "enum": list(STATUSES)},
-                    "late": {"type": "boolean"}, "source": {"type": ["string", "null"]},
-                },
-            },  # fmt: skip
-            "ActionRequest": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "date": {"type": "string", "format": "date", "description": "Effective date; default today"},
-                    "comment": {"type": "string", "maxLength": 1000},
-                    "reason": {"type": "string", "maxLength": 1000},
-                    "signature": {"type": "string", "contentEncoding": "base64",
-                                  "description": "sign: a detached CMS (DER) over the document's XML made elsewhere; "
-                                                 "omit to sign with the organisation's server-side key"},
-                },
+        },  # fmt: skip
+        "DocumentList": {
+            "type": "object",
+            "required": ["items", "page", "page_size", "total"],
+            "properties": {
+                "items": {"type": "array", "items": _ref("DocumentSummary")},
+                "page": {"type": "integer", "minimum": 1}, "page_size": {"type": "integer", "minimum": 1},
+                "total": {"type": "integer", "minimum": 0},
             },
-        }
-    )
-    schemas.update(_batch_schemas())
+        },  # fmt: skip
+        "JournalEntry": {
+            "type": "object",
+            "required": ["seq", "at", "actor", "event", "details", "position", "hash"],
+            "properties": {
+                "seq": {"type": "integer"}, "at": {"type": "string"}, "actor": {"type": "string"},
+                "event": {"type": "string"}, "details": {"type": "object"},
+                "position": {"type": ["integer", "null"], "description": "Place in the hash chain; null until sealed (≤ 1 s)"},
+                "hash": {"type": ["string", "null"], "description": "Entry hash (format 2); null until sealed"},
+            },
+        },  # fmt: skip
+        "Journal": {
+            "type": "object",
+            "required": ["items", "document_id"],
+            "properties": {"items": {"type": "array", "items": _ref("JournalEntry")},
+                           "document_id": {"type": "string", "format": "uuid"}},
+        },  # fmt: skip
+        "Signature": {
+            "type": "object",
+            "required": ["source", "signer_role", "signer_org", "subject", "inn", "ogrn", "serial", "content_sha256",
+                         "signed_at", "cms"],
+            "properties": {
+                "source": {"type": "string", "enum": ["server", "external"],
+                           "description": "Made with the organisation's server-side key, or sent with the sign action"},
+                "signer_role": {"type": "string"}, "signer_org": {"type": "string"},
+                "subject": {"type": "string", "description": "The certificate's subject"},
+                "inn": nullable_string, "ogrn": nullable_string, "serial": {"type": "string"},
+                "content_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "signed_at": {"type": "string"},
+                "cms": {"type": "string", "contentEncoding": "base64",
+                        "description": "Detached CMS (DER) over the canonical XML"},
+            },
+        },  # fmt: skip
+        "Signatures": {
+            "type": "object",
+            "required": ["items", "document_id"],
+            "properties": {"items": {"type": "array", "items": _ref("Signature")},
+                           "document_id": {"type": "string", "format": "uuid"}},
+        },  # fmt: skip
+        "Deadline": {
+            "type": "object",
+            "required": ["kind", "title", "municipality", "document_id", "started_on", "due", "met_on", "status",
+                         "late", "source"],
+            "properties": {
+                "kind": {"type": "string", "description": "A profile step, or annual_social_order"},
+                "title": {"type": "string"}, "municipality": {"type": "string"},
+                "document_id": {"type": ["string", "null"], "description": "null for the annual social order"},
+                "order_year": {"type": "integer", "description": "annual_social_order: the year of the order"},
+                "started_on": {"type": ["string", "null"], "format": "date"},
+                "due": {"type": "string", "format": "date", "description": "The last permissible day"},
+                "met_on": {"type": ["string", "null"], "format": "date"},
+                "status": {"type": "string", "enum": list(STATUSES)}, "late": {"type": "boolean"},
+                "source": nullable_string,
+            },
+        },  # fmt: skip
+        "Deadlines": {
+            "type": "object",
+            "required": ["items", "municipality", "today"],
+            "properties": {"items": {"type": "array", "items": _ref("Deadline")}, "municipality": {"type": "string"},
+                           "today": {"type": "string", "format": "date"}},
+        },  # fmt: skip
+        "ActionRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "date": {"type": "string", "format": "date", "description": "Effective date; default today"},
+                "comment": {"type": "string", "maxLength": 1000},
+                "reason": {"type": "string", "maxLength": 1000},
+                "signature": {"type": "string", "contentEncoding": "base64",
+                              "description": "sign: a detached CMS (DER) over the document's XML made elsewhere; "
+                                             "omit to sign with the organisation's server-side key"},
+            },
+        },  # fmt: skip
+        "DocumentTypes": {
+            "type": "object",
+            "required": ["items"],
+            "properties": {"items": {"type": "array", "items": {
+                "type": "object",
+                "required": ["type", "code", "title", "schema", "xml_root", "personal_data"],
+                "properties": {
+                    "type": {"type": "string", "enum": type_enum}, "code": {"type": "string"},
+                    "title": {"type": "string"}, "schema": {"type": "string", "description": "Where its JSON Schema is"},
+                    "xml_root": {"type": "string"},
+                    "personal_data": {"type": "boolean", "description": "The payload holds children's or parents' data"},
+                }}}},
+        },  # fmt: skip
+        "PayloadSchema": {
+            "type": "object",
+            "required": ["$schema", "$id"],
+            "description": "A JSON Schema 2020-12 document of one payload type",
+            "properties": {"$schema": {"const": "https://json-schema.org/draft/2020-12/schema"}, "$id": {"type": "string"}},
+        },
+        "Municipalities": {
+            "type": "object",
+            "required": ["items"],
+            "properties": {"items": {"type": "array", "items": {
+                "type": "object",
+                "required": ["id", "name", "region", "decree_status", "warnings"],
+                "properties": {
+                    "id": {"type": "string"}, "name": {"type": "string"}, "region": {"type": "string"},
+                    "decree_status": {"type": "string"},
+                    "warnings": {"type": "array", "items": _ref("ProfileProfileWarning")},
+                }}}},
+        },  # fmt: skip
+        "Health": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+        "Readiness": {
+            "type": "object",
+            "required": ["status", "checks"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ready", "not_ready"]},
+                "checks": {"type": "object", "required": ["database", "systems"], "properties": {
+                    "database": {"type": "string", "enum": ["ok", "unavailable"]},
+                    "transport": {"type": "string", "description": "The queue backend, when the process has one"},
+                    "systems": {"type": "object", "additionalProperties": {"type": "string"},
+                                "description": "Each state system's circuit state, or not_started"}}},
+            },
+        },  # fmt: skip
+    }
+
+
+def _core_paths() -> dict[str, Any]:
+    type_enum = list(DOCUMENT_TYPES)
     type_param = {"name": "type", "in": "path", "required": True, "schema": {"type": "string", "enum": type_enum}}
-    paths: dict[str, Any] = {
+    public: dict[str, Any] = {"security": []}
+    return {
         "/api/v1/documents": {
             "post": {
                 "summary": "Submit a document",
                 "description": "Validates against the model and the municipality's decree rules; 202 on acceptance. "
                 "Accepts application/json ({type, municipality, payload}) or application/xml (the canonical XML form).",
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                                "schema": {"type": "string", "maxLength": 255}}],
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": _ref("SubmitRequest")},
                     "application/xml": {"schema": {"type": "string"}}}},
-                "responses": {"202": {"description": "Accepted", **_json(_ref("Accepted"))},
+                "responses": {"202": {"description": "Accepted; Location names the document",
+                                      "headers": {"Location": {"schema": {"type": "string"}}}, **_json(_ref("Accepted"))},
                               **_problem_responses(400, 401, 403, 409, 413, 415, 422, 429)},
             },  # fmt: skip
             "get": {
@@ -337,10 +469,11 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [
                     {"name": n, "in": "query", "required": False, "schema": s}
                     for n, s in (("type", {"type": "string", "enum": type_enum}), ("municipality", {"type": "string"}),
-                                 ("status", {"type": "string"}), ("page", {"type": "integer", "minimum": 1}),
-                                 ("page_size", {"type": "integer", "minimum": 1}))
+                                 ("status", {"type": "string"}), ("page", {"type": "integer", "minimum": 1, "maximum": 10**6}),
+                                 ("page_size", {"type": "integer", "minimum": 1,
+                                                "description": "At most GATEWAY_PAGE_SIZE_MAX (default 500)"}))
                 ],  # fmt: skip
-                "responses": {"200": {"description": "A page of documents", **_json(_ref("DocumentList"))},
+                "responses": {"200": {"description": "A page of documents, newest first", **_json(_ref("DocumentList"))},
                               **_problem_responses(400, 401, 403)},  # fmt: skip
             },
         },
@@ -352,9 +485,8 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/v1/documents/{id}/journal": {
             "get": {"summary": "The document's journal entries", "parameters": [_ID],
-                    "responses": {"200": {"description": "Journal", **_json({"type": "object", "properties": {
-                        "items": {"type": "array", "items": _ref("JournalEntry")}}})},
-                        **_problem_responses(401, 404)}},  # fmt: skip
+                    "responses": {"200": {"description": "Journal", **_json(_ref("Journal"))},
+                                  **_problem_responses(401, 404)}},  # fmt: skip
         },
         "/api/v1/documents/{id}/xml": {
             "get": {"summary": "The canonical XML form (deterministic bytes)", "parameters": [_ID],
@@ -363,33 +495,45 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/v1/documents/{id}/signatures": {
             "get": {"summary": "The document's signatures (CMS detached over its canonical XML, base64)", "parameters": [_ID],
-                    "responses": {"200": {"description": "Signatures"}, **_problem_responses(401, 404)}},  # fmt: skip
+                    "responses": {"200": {"description": "Signatures", **_json(_ref("Signatures"))},
+                                  **_problem_responses(401, 404)}},  # fmt: skip
         },
         "/api/v1/documents/{id}/{action}": {
             "post": {
                 "summary": "A workflow action: approve, reject, sign, send, or a step from the municipality profile",
-                "parameters": [_ID, {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [_ID, {"name": "action", "in": "path", "required": True,
+                                     "schema": {"type": "string", "examples": ["approve", "reject", "sign", "send"]}}],
                 "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("ActionRequest")}}},
                 "responses": {"200": {"description": "The document after the action", **_json(_ref("Document"))},
-                              **_problem_responses(400, 401, 403, 404, 409, 422)},
+                              **_problem_responses(400, 401, 403, 404, 409, 413, 415, 422)},
             },  # fmt: skip
         },
-        "/api/v1/schemas": {"get": {"summary": "Document types", "responses": {"200": {"description": "Types"}}}},
+        "/api/v1/schemas": {
+            "get": {"summary": "Document types", **public,
+                    "responses": {"200": {"description": "Types", **_json(_ref("DocumentTypes"))}}},
+        },
         "/api/v1/schemas/{type}": {
-            "get": {"summary": "JSON Schema of a document type's payload", "parameters": [type_param],
-                    "responses": {"200": {"description": "JSON Schema 2020-12"}, **_problem_responses(404)}},  # fmt: skip
+            "get": {"summary": "JSON Schema of a document type's payload", "parameters": [type_param], **public,
+                    "responses": {"200": {"description": "JSON Schema 2020-12", **_json(_ref("PayloadSchema"))},
+                                  **_problem_responses(404)}},  # fmt: skip
         },
         "/api/v1/schemas/{type}/example": {
             "get": {
-                "summary": "A valid example payload for a municipality (accepted as is)",
+                "summary": "A valid example payload for a municipality (accepted as is)", **public,
                 "parameters": [type_param, {"name": "municipality", "in": "query", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "The payload"}, **_problem_responses(400, 404)},
-            },
+                "responses": {"200": {"description": "The payload", **_json(
+                    {"anyOf": [_ref(t.model.__name__) for t in DOCUMENT_TYPES.values()]})},
+                              **_problem_responses(400, 404)},
+            },  # fmt: skip
         },
-        "/api/v1/municipalities": {"get": {"summary": "Configured municipalities", "responses": {"200": {"description": "List"}}}},
+        "/api/v1/municipalities": {
+            "get": {"summary": "Configured municipalities", **public,
+                    "responses": {"200": {"description": "List", **_json(_ref("Municipalities"))}}},
+        },
         "/api/v1/municipalities/{id}": {
-            "get": {"summary": "A municipality profile", "parameters": [_ID | {"schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "Profile"}, **_problem_responses(404)}},  # fmt: skip
+            "get": {"summary": "A municipality profile", **public, "parameters": [_ID | {"schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "Profile", **_json(_ref("Profile"))},
+                                  **_problem_responses(404)}},  # fmt: skip
         },
         "/api/v1/deadlines": {
             "get": {
@@ -397,35 +541,81 @@ def openapi_document() -> dict[str, Any]:
                 "parameters": [{"name": "municipality", "in": "query", "required": False, "schema": {"type": "string"}},
                                {"name": "status", "in": "query", "required": False, "schema": {"type": "string"},
                                 "description": "Comma-separated: open, met, overdue (default open,overdue)"}],
-                "responses": {"200": {"description": "Deadlines", **_json({"type": "object", "properties": {
-                    "items": {"type": "array", "items": _ref("Deadline")}}})}, **_problem_responses(400, 401, 403)},
+                "responses": {"200": {"description": "Deadlines", **_json(_ref("Deadlines"))},
+                              **_problem_responses(400, 401, 403)},
             },  # fmt: skip
         },
-        "/healthz": {"get": {"summary": "Liveness", "security": [], "responses": {"200": {"description": "Alive"}}}},
-        "/readyz": {"get": {"summary": "Readiness (database and queues)", "security": [],
-                            "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},  # fmt: skip
+        "/healthz": {"get": {"summary": "Liveness", **public,
+                             "responses": {"200": {"description": "Alive", **_json(_ref("Health"))}}}},
+        "/readyz": {
+            "get": {"summary": "Readiness (database and queues)", **public,
+                    "responses": {"200": {"description": "Ready", **_json(_ref("Readiness"))},
+                                  "503": {"description": "Not ready (a JSON status, not a problem)",
+                                          **_json(_ref("Readiness"))}}},
+        },  # fmt: skip
+        "/api/openapi.json": {
+            "get": {"summary": "This document", **public, "responses": {"200": {"description": "OpenAPI 3.1", **_json(
+                {"type": "object", "required": ["openapi", "info", "paths"]})}}},
+        },  # fmt: skip
     }
 
+
+def _complete(paths: dict[str, Any]) -> None:
+    """Add the answers every operation of a kind can give, from the code paths they share.
+
+    The boundary refuses a path or query with control characters (400), turns any failure
+    into a 500 problem and a database that stays busy into a 503; a bearer token is checked
+    before anything else (401); a body is read under a size limit and parsed as JSON (413,
+    415); a route with a path parameter answers 404.
+    """
+    for item in paths.values():
+        for operation in item.values():
+            responses = operation["responses"]
+            codes: list[int] = [400, 500]
+            if operation.get("security", [{"bearer": []}]):
+                codes.append(401)
+            if "requestBody" in operation:
+                codes += [413, 415]
+            if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                codes.append(404)
+            for code, answer in _problem_responses(*codes, 503).items():
+                responses.setdefault(code, answer)
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [(t.model, "validation") for t in DOCUMENT_TYPES.values()]
+    _, defs = models_json_schema(models, ref_template=REF)
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    profile, profile_defs = _profile_schemas()
+    schemas.update(profile_defs)
+    schemas["Profile"] = profile
+    schemas.update(_problem_schemas())
+    schemas.update(_document_schemas())
+    schemas.update(_batch_schemas())
+    paths = _core_paths()
     for feature in FEATURES:  # each feature describes its own routes
         if feature.openapi is not None:
             part = feature.openapi()
             paths.update(part.paths)
             schemas.update(part.schemas)
-    for path in ("/api/v1/schemas", "/api/v1/schemas/{type}", "/api/v1/schemas/{type}/example",
-                 "/api/v1/municipalities", "/api/v1/municipalities/{id}"):  # fmt: skip
-        paths[path]["get"]["security"] = []
+    _complete(paths)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Шлюз социального заказа (189-ФЗ)",
             "version": "1.0.0",
-            "description": "Integration gateway for the municipal social order in children's additional education.",
+            "description": "Integration gateway for the municipal social order in children's additional education. "
+            "Every error is an RFC 9457 problem (application/problem+json, components/schemas/Problem).",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
+            "securitySchemes": {"bearer": {
+                "type": "http", "scheme": "bearer", "bearerFormat": "gw_<id>_<secret>",
+                "description": "A token issued by `gateway tokens issue` for one municipality, organisation and role",
+            }},
+        },  # fmt: skip
     }

@@ -10,8 +10,10 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.context import Context
+from gateway.documents.common import DOCUMENT_DATE_MIN, DateError, parse_date
 from gateway.documents.model_schema import json_schema
 from gateway.documents.registry import DOCUMENT_TYPES, personal_fields
+from gateway.documents.text import NOT_IN_LINE
 from gateway.documents.xml_form import XmlInputError, read_document
 from gateway.store.tables import documents, journal, signatures
 from gateway.workflow.app_keys import CTX, SERVICE, TRANSPORT
@@ -21,12 +23,14 @@ from gateway.workflow.http import (
     JSON_TYPES,
     XML_TYPES,
     check_fields,
+    header_value,
     json_response,
     parse_json,
     read_bytes,
     read_json_object,
     unsupported_media_type,
 )
+from gateway.workflow.params import query_int
 from gateway.workflow.problems import FieldError, Problem
 from gateway.workflow.rules.actions import Actor
 from gateway.workflow.service import DocumentService, Submission
@@ -47,15 +51,6 @@ def _service(request: web.Request) -> DocumentService:
 
 async def _actor(request: web.Request) -> Actor:
     return await authenticate(_ctx(request), request.headers.get("Authorization"))
-
-
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise Problem(400, "invalid_query", f"Параметр {name} должен быть целым числом от {low} до {high}")
-    return int(raw)
 
 
 # --------------------------------------------------------------------------- documents
@@ -83,9 +78,10 @@ def json_submission(body: dict[str, Any], optional: tuple[str, ...] = ()) -> Sub
 
 
 def check_idempotency_key(key: object, pointer: str | None = None) -> str:
-    """An idempotency key is a string of 1 to 255 characters (``pointer``: where a bulk item carries it)."""
-    if not isinstance(key, str) or not 1 <= len(key) <= 255:
-        detail = "Idempotency-Key должен быть длиной от 1 до 255 символов"
+    """An idempotency key is a string of 1 to 255 characters, none of them a control character
+    (``pointer``: where a bulk item carries it)."""
+    if not isinstance(key, str) or not 1 <= len(key) <= 255 or NOT_IN_LINE.search(key):
+        detail = "Idempotency-Key — строка от 1 до 255 символов без управляющих символов"
         errors = [FieldError("idempotency_key_invalid", pointer, detail)] if pointer is not None else []
         raise Problem(400, "idempotency_key_invalid", detail, errors)
     return key
@@ -105,11 +101,13 @@ async def submit_document(request: web.Request) -> web.Response:
         try:
             doc_type, municipality, payload = read_document(data)
         except XmlInputError as exc:
-            raise Problem(400 if exc.code in ("xml_malformed", "xml_dtd_forbidden") else 422, exc.code, exc.detail) from None
+            errors = [FieldError(exc.code, "/payload" + exc.pointer, exc.detail)] if exc.pointer is not None else []
+            status = 400 if exc.code in ("xml_malformed", "xml_dtd_forbidden") else 422
+            raise Problem(status, exc.code, exc.detail, errors) from None
         sub = Submission(doc_type, municipality, payload)
     else:
         raise unsupported_media_type(JSON_TYPES + XML_TYPES)
-    key = request.headers.get("Idempotency-Key")
+    key = header_value(request, "Idempotency-Key")
     if key is not None:
         check_idempotency_key(key)
     accepted = await _service(request).submit(actor, sub, key)
@@ -124,8 +122,8 @@ async def list_documents(request: web.Request) -> web.Response:
     municipality = request.query.get("municipality", actor.municipality)
     if municipality != actor.municipality:
         raise Problem(403, "municipality_forbidden", "Токен выдан для другого муниципалитета")
-    page = _int_param(request, "page", 1, 1, 10**6)
-    size = _int_param(request, "page_size", ctx.settings.page_size_default, 1, ctx.settings.page_size_max)
+    page = query_int(request.query, "page", 1, 10**6, 1)
+    size = query_int(request.query, "page_size", 1, ctx.settings.page_size_max, ctx.settings.page_size_default)
     where = [documents.c.municipality == municipality]
     doc_type = request.query.get("type")
     if doc_type is not None:
@@ -207,6 +205,11 @@ def check_action_body(body: dict[str, Any]) -> None:
     if "comment" in body and (not isinstance(body["comment"], str) or len(body["comment"]) > 1000):
         raise Problem(422, "comment_invalid", "Комментарий — строка не длиннее 1000 символов",
                       [FieldError("comment_invalid", "/comment", "Комментарий — строка не длиннее 1000 символов")])  # fmt: skip
+    if body.get("date") is not None:
+        try:
+            parse_date(body["date"], DOCUMENT_DATE_MIN)
+        except DateError as exc:
+            raise Problem(422, exc.code, exc.detail, [FieldError(exc.code, "/date", exc.detail)]) from None
 
 
 @routes.post("/api/v1/documents/{id}/{action}")

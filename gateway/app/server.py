@@ -12,18 +12,20 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from typing import Any
 
 from aiohttp import web
 
 from gateway.app.demo_pki import demo_password, ensure_demo_pki
 from gateway.app.features import FEATURES, build_service, build_transport
-from gateway.app.http import create_app
+from gateway.app.http import ProblemAppRunner, create_app
 from gateway.app.sealing import build_sealer
 from gateway.context import Context
 from gateway.core.logs import configure
 from gateway.core.settings import Settings
 from gateway.systems import DELIVERY_SYSTEMS, emulator_ports
+from gateway.systems.smev import StartupRefused, check_startup
 from gateway.workflow.feature import Runtime
 
 log = logging.getLogger("gateway")
@@ -52,15 +54,17 @@ async def start_emulators(settings: Settings) -> list[Any]:
     )
     try:
         running = await runner.start(config)
-    except OSError:
-        print("Эмуляторы не запущены: их порты заняты (уже работает gateway emulators?)", flush=True)
-        return []
+    except runner.PortUnavailable as exc:  # never carry on against whatever listens there
+        from adapters.config import emulator_port_problem
+
+        raise StartupRefused([emulator_port_problem(exc.name, exc.host, exc.port)]) from exc
     for r in running:
         print(f"эмулятор {r.name} {r.url}", flush=True)
     return running
 
 
 async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | None = None, demo: bool = False) -> None:
+    check_startup(settings)  # emulator defaults without emulators, SMEV without pins: StartupRefused
     running_emulators = await start_emulators(settings) if settings.run_emulators else []
     ctx = await Context.open(settings)
     for profile in ctx.profiles.values():
@@ -71,7 +75,7 @@ async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | N
     await transport.start(consumers=settings.amqp_url is None, relay=True)
     service = build_service(ctx, transport)
     app = create_app(ctx, transport, service)
-    runner = web.AppRunner(app, access_log_format='%a "%r" %s %b %Tf')
+    runner = ProblemAppRunner(app, access_log_format='%a "%r" %s %b %Tf')
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -131,6 +135,7 @@ async def _demo(ctx: Context, host: str, port: int, emulators_up: bool) -> None:
 
 
 async def run_worker(settings: Settings, systems: tuple[str, ...]) -> None:
+    check_startup(settings, smev="epgu" in systems)
     ctx = await Context.open(settings)
     stop = _stop_event()
     transport = build_transport(ctx)
@@ -152,11 +157,19 @@ async def run_worker(settings: Settings, systems: tuple[str, ...]) -> None:
 
 def serve(settings: Settings, host: str, port: int, demo: bool = False) -> int:
     configure(settings.log_level)
-    asyncio.run(run(settings, host, port, demo=demo))
+    try:
+        asyncio.run(run(settings, host, port, demo=demo))
+    except StartupRefused as refused:
+        print(refused.render(), file=sys.stderr, flush=True)
+        return 2
     return 0
 
 
 def worker(settings: Settings, systems: tuple[str, ...] = DELIVERY_SYSTEMS) -> int:
     configure(settings.log_level)
-    asyncio.run(run_worker(settings, systems))
+    try:
+        asyncio.run(run_worker(settings, systems))
+    except StartupRefused as refused:
+        print(refused.render(), file=sys.stderr, flush=True)
+        return 2
     return 0

@@ -10,11 +10,12 @@ Conventions every model follows (the XML renderer and the XSD generator rely on 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from gateway.documents.identifiers import Inn, InnLegal, Kpp, Ogrn, Snils
@@ -28,6 +29,59 @@ def xml_item(name: str, **extra: Any) -> dict[str, Any]:
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+#: The dates a payload may carry, from the birth dates of older parents to the end of the planning horizon.
+DATE_MIN = dt.date(1900, 1, 1)
+DATE_MAX = dt.date(2100, 12, 31)
+#: The earliest date of a document of the exchange itself (its own date, an action on it): earlier is a typo.
+DOCUMENT_DATE_MIN = dt.date(2000, 1, 1)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class DateError(ValueError):
+    """A date that is not ``YYYY-MM-DD`` or lies outside its range; ``code`` is stable, ``detail`` in Russian."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+def parse_date(value: object, low: dt.date = DATE_MIN, high: dt.date = DATE_MAX) -> dt.date:
+    """A calendar date given as the string ``YYYY-MM-DD`` (or a :class:`datetime.date`), within ``[low, high]``.
+
+    Stricter than pydantic's and :meth:`datetime.date.fromisoformat`'s lax parsing, which read
+    ``20261205``, a Unix timestamp or ``2026-W49-6`` as dates: a client's typo must not become one.
+    """
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        day = value
+    elif isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise DateError("date_parsing", "Такой даты нет в календаре") from None
+    else:
+        raise DateError("date_type", "Ожидается дата — строка в формате ГГГГ-ММ-ДД")
+    if not low <= day <= high:
+        raise DateError("date_out_of_range", f"Дата должна быть в пределах с {low:%d.%m.%Y} по {high:%d.%m.%Y}")
+    return day
+
+
+def _date_field(low: dt.date) -> BeforeValidator:
+    def validate(value: object) -> dt.date:
+        try:
+            return parse_date(value, low, DATE_MAX)
+        except DateError as exc:
+            raise PydanticCustomError(exc.code, exc.detail) from None
+
+    return BeforeValidator(validate)
+
+
+#: Any date in a payload (birth dates, periods, licences).
+Date = Annotated[dt.date, _date_field(DATE_MIN)]
+#: A date of a document of the exchange (its own date, the date of a linked document or of its registration).
+DocumentDate = Annotated[dt.date, _date_field(DOCUMENT_DATE_MIN)]
 
 
 def _two_places(value: Decimal) -> Decimal:
@@ -113,7 +167,7 @@ class Person(Model):
     last_name: ShortText
     first_name: ShortText
     middle_name: ShortText | None = None
-    birth_date: dt.date | None = None
+    birth_date: Date | None = None
     snils: Snils | None = None
 
 
@@ -121,7 +175,7 @@ class Child(Model):
     last_name: ShortText
     first_name: ShortText
     middle_name: ShortText | None = None
-    birth_date: dt.date
+    birth_date: Date
     snils: Snils | None = None
     birth_document: ShortText | None = Field(
         default=None, description="Свидетельство о рождении или паспорт: серия и номер"
@@ -149,7 +203,7 @@ class Link(Model):
     """
 
     number: DocNumber
-    date: dt.date | None = None
+    date: DocumentDate | None = None
     id: Annotated[str, Field(pattern=r"^[0-9a-f\-]{36}$")] | None = None
 
 
@@ -162,7 +216,7 @@ class PaperOrigin(Model):
     """Registration data of a document that exists on paper (2023 fallbacks of the decrees)."""
 
     registration_number: DocNumber
-    registered_on: dt.date
+    registered_on: DocumentDate
     scan_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 скана (hex)")]
     scan_file_name: ShortText | None = None
     reason: PaperReason | None = Field(
@@ -189,8 +243,8 @@ class ServiceRef(Model):
 
 
 class Period(Model):
-    valid_from: dt.date
-    valid_to: dt.date
+    valid_from: Date
+    valid_to: Date
 
     @model_validator(mode="after")
     def _ordered(self) -> Period:
@@ -203,4 +257,4 @@ class DocumentBase(Model):
     """Fields every document has."""
 
     number: DocNumber
-    date: dt.date = Field(description="Дата документа (для социального заказа — дата формирования)")
+    date: DocumentDate = Field(description="Дата документа (для социального заказа — дата формирования)")

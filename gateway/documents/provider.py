@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from gateway.documents.common import (
+    Date,
     DocNumber,
     DocumentBase,
     LegalForm,
@@ -68,7 +68,7 @@ class Licence(Model):
     """Education licence: the basis for inclusion in the registry (plan 5.1)."""
 
     number: DocNumber
-    issued_on: dt.date
+    issued_on: Date
     issuer: Text
     registry_entry: ShortText | None = Field(default=None, description="Номер записи в реестре лицензий")
 

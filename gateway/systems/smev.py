@@ -4,10 +4,16 @@
   from the key registry (:class:`~gateway.core.keyring.KeyRing`, role ``operator``, organisation
   ``gateway``), which the demo PKI of ``gateway serve`` provides.
 - Trust: ``smev.trusted_ca_files`` when set; otherwise the gateway's roots
-  (``effective_pki_dir/ca.pem`` and its CRL) plus, in the embedded demo (emulators started by
-  ``gateway serve``, SMEV on loopback), the SMEV emulator's CA read from its control endpoint
-  ``/_emulator/smev/ca.pem``.  A real SMEV is never on loopback, so production always
-  trusts files only.
+  (``effective_pki_dir/ca.pem`` and its CRL) plus, when SMEV is an emulator (see
+  :func:`emulator_origin`), the SMEV emulator's CA read from ``/_emulator/smev/ca.pem``.
+- Pins: a chain to a trusted CA proves only that *some* participant signed, so SMEV's
+  signature must also come from a pinned certificate, and a sender's from the pinned
+  certificate of the information system SMEV's routing names (EPGU for applications).
+  From the settings (``GATEWAY_SMEV__SMEV_CERTIFICATE_SHA256`` / ``…_FILE``,
+  ``GATEWAY_SMEV__EPGU__…``); else, for an emulator, from the emulator's
+  ``/_emulator/smev/pins``; else from ``smev.pem`` / ``epgu.pem`` in the PKI directory
+  (beside ``ca.pem``).  Without a pin nothing from SMEV is accepted, and
+  :func:`startup_problems` keeps ``gateway serve`` and the worker from starting.
 
 :class:`LazyGosuslugiAdapter` is the transport's adapter for system ``epgu``: the client is
 built on the first delivery (an async step, since the emulator's CA is fetched over HTTP).
@@ -17,18 +23,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from adapters.base import Adapter, Outcome, Outgoing, PermanentError, TransientError
+from adapters.config import LOOPBACK, StartupProblem, emulator_defaults
 from adapters.gosuslugi.adapter import GosuslugiAdapter
 from adapters.gosuslugi.client import SmevClient
 from adapters.gosuslugi.messages import Trust
+from adapters.gosuslugi.pins import Pins, fingerprints_of_files, normalize_fingerprint
 from gateway.core.keyring import KeyRing
 from gateway.core.settings import Settings
 from signing import load_certificates, load_crls, load_signer
-from signing.certificates import Certificate, load_certificate
+from signing.certificates import Certificate
 from signing.keys import Signer
 
 log = logging.getLogger("gateway.epgu")
@@ -36,7 +47,8 @@ log = logging.getLogger("gateway.epgu")
 GATEWAY_ORG = "gateway"
 GATEWAY_ROLE = "operator"
 EMULATOR_CA_PATH = "/_emulator/smev/ca.pem"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+EMULATOR_PINS_PATH = "/_emulator/smev/pins"
+SMEV_PIN_FILE = "smev.pem"  # in the PKI directory, when the settings name no pin
 
 
 class SmevSetupError(PermanentError):
@@ -57,25 +69,109 @@ def _signer(settings: Settings, keys: KeyRing) -> Signer:
     return signer
 
 
-def embedded_emulator(settings: Settings) -> str | None:
-    """The SMEV emulator's origin when the embedded demo trusts it, else ``None``."""
-    if settings.smev.trusted_ca_files or not settings.run_emulators:
-        return None
+def emulator_origin(settings: Settings) -> str | None:
+    """The SMEV emulator's origin when the settings say SMEV is one, else ``None`` (a real SMEV).
+
+    SMEV is an emulator in the embedded demo (``gateway serve`` starts it on loopback) and
+    when ``GATEWAY_SYSTEMS__EMULATED`` declares every system an emulator run apart.
+    """
     parts = urlsplit(settings.smev.endpoint())
-    if parts.hostname not in LOOPBACK:
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
+    if settings.systems.emulated or (settings.run_emulators and parts.hostname in LOOPBACK):
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def embedded_emulator(settings: Settings) -> str | None:
+    """The SMEV emulator's origin when the gateway trusts its CA (no CA files configured), else ``None``."""
+    return None if settings.smev.trusted_ca_files else emulator_origin(settings)
+
+
+@dataclass(frozen=True)
+class SenderPins:
+    """An information system allowed to send us requests: its mnemonics and its ЭП-ОВ pins."""
+
+    mnemonics: tuple[str, ...]
+    pins: Pins
+
+
+@dataclass(frozen=True)
+class SmevPins:
+    smev: Pins
+    senders: Mapping[str, SenderPins]  # by system name (``epgu``)
+
+    def by_mnemonic(self) -> dict[str, Pins]:
+        return {m: s.pins for s in self.senders.values() for m in s.mnemonics}
+
+
+def _setting(name: str, field: str) -> str:
+    return f"GATEWAY_SMEV__{name.upper()}__{field}"
+
+
+def configured_pins(settings: Settings, *, pki_files: bool) -> SmevPins:
+    """The pins the settings name; with ``pki_files``, ``smev.pem`` / ``<system>.pem`` of the PKI directory fill gaps.
+
+    Reads files: raises OSError or ValueError for one that cannot be read.
+    """
+    cfg = settings.smev
+
+    def from_pki(name: str) -> Pins:
+        path = settings.effective_pki_dir / name
+        return Pins(frozenset(fingerprints_of_files([path]))) if pki_files and path.is_file() else Pins()
+
+    smev = cfg.configured_smev_pins() or from_pki(SMEV_PIN_FILE)
+    senders = {
+        name: SenderPins(tuple(sender.mnemonics), sender.configured_pins() or from_pki(f"{name}.pem"))
+        for name, sender in cfg.senders().items()
+    }
+    return SmevPins(smev, senders)
+
+
+async def _emulator_get(origin: str, path: str, what: str, missing: str) -> httpx.Response:
+    try:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            resp = await http.get(origin + path)
+    except httpx.HTTPError as exc:
+        raise TransientError("smev_emulator_unreachable", f"эмулятор СМЭВ недоступен: нельзя получить {what}") from exc
+    if resp.status_code != 200:
+        raise TransientError(missing, f"эмулятор СМЭВ не отдал {what} (HTTP {resp.status_code})")
+    return resp
 
 
 async def _emulator_ca(origin: str) -> list[Certificate]:
+    return load_certificates((await _emulator_get(origin, EMULATOR_CA_PATH, "сертификат УЦ", "smev_emulator_ca_missing")).content)
+
+
+async def _emulator_pins(origin: str) -> SmevPins:
+    """What the SMEV emulator publishes for pinning (``/_emulator/smev/pins``)."""
+    resp = await _emulator_get(origin, EMULATOR_PINS_PATH, "сертификаты для закрепления", "smev_emulator_pins_missing")
     try:
-        async with httpx.AsyncClient(timeout=5.0) as http:
-            resp = await http.get(origin + EMULATOR_CA_PATH)
-    except httpx.HTTPError as exc:
-        raise TransientError("smev_emulator_unreachable", "эмулятор СМЭВ недоступен: нельзя получить его УЦ") from exc
-    if resp.status_code != 200:
-        raise TransientError("smev_emulator_ca_missing", f"эмулятор СМЭВ не отдал сертификат УЦ (HTTP {resp.status_code})")
-    return load_certificates(resp.content)
+        body: dict[str, Any] = resp.json()
+        smev = Pins(frozenset(normalize_fingerprint(f) for f in body["smev"]["sha256"]))
+        senders = {
+            str(name): SenderPins(tuple(str(m) for m in item["mnemonics"]),
+                                  Pins(frozenset(normalize_fingerprint(f) for f in item["sha256"])))
+            for name, item in body["senders"].items()
+        }  # fmt: skip
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TransientError("smev_emulator_pins_malformed", "эмулятор СМЭВ отдал сертификаты для закрепления в неверном виде") from exc
+    return SmevPins(smev, senders)
+
+
+async def pins_for(settings: Settings) -> SmevPins:
+    """The pins of this gateway: the settings', then the emulator's (for an emulator) or the PKI directory's."""
+    origin = emulator_origin(settings)
+    pins = await asyncio.to_thread(configured_pins, settings, pki_files=origin is None)
+    if origin is None:
+        return pins
+    if pins.smev and all(s.pins and s.mnemonics for s in pins.senders.values()):
+        return pins
+    published = await _emulator_pins(origin)
+    log.warning("smev: pinning the SMEV emulator's certificates from %s (emulated systems)", origin)
+    senders = {}
+    for name, own in pins.senders.items():
+        theirs = published.senders.get(name, SenderPins((), Pins()))
+        senders[name] = SenderPins(own.mnemonics or theirs.mnemonics, own.pins or theirs.pins)
+    return SmevPins(pins.smev or published.smev, senders)
 
 
 async def trust_for(settings: Settings, keys: KeyRing) -> Trust:
@@ -90,9 +186,77 @@ async def trust_for(settings: Settings, keys: KeyRing) -> Trust:
         if origin is not None:
             extra = await _emulator_ca(origin)
             anchors += [c for c in extra if all(c.der != a.der for a in anchors)]
-            log.warning("smev: trusting the SMEV emulator's CA from %s (embedded demo mode)", origin)
-    pin = load_certificate(cfg.smev_certificate_file.read_bytes()) if cfg.smev_certificate_file else None
-    return Trust(anchors, crls, pin)
+            log.warning("smev: trusting the SMEV emulator's CA from %s (emulated systems)", origin)
+    try:
+        pins = await pins_for(settings)
+    except (OSError, ValueError) as exc:
+        raise SmevSetupError("smev_pin_unreadable", f"файл закреплённых сертификатов СМЭВ не прочитан: {type(exc).__name__}") from exc
+    return Trust(anchors, crls, pins.smev, pins.by_mnemonic())
+
+
+def smev_problems(settings: Settings) -> list[StartupProblem]:
+    """What keeps the SMEV client from working safely: a missing or unreadable pin (reads the pin files).
+
+    For an emulator the pins come from the emulator when the client is built, so nothing is missing here.
+    """
+    if emulator_origin(settings) is not None:
+        return []
+    try:
+        pins = configured_pins(settings, pki_files=True)
+    except (OSError, ValueError) as exc:
+        return [StartupProblem("smev_pin_unreadable", "GATEWAY_SMEV__SMEV_CERTIFICATE_FILE",
+                               f"СМЭВ: файл закреплённых сертификатов не прочитан ({type(exc).__name__}); проверьте "
+                               f"файлы сертификатов СМЭВ и отправителей и {SMEV_PIN_FILE} в каталоге PKI")]  # fmt: skip
+    problems: list[StartupProblem] = []
+    if not pins.smev:
+        problems.append(StartupProblem(
+            "smev_pin_missing", "GATEWAY_SMEV__SMEV_CERTIFICATE_SHA256",
+            "СМЭВ: не закреплён сертификат ЭП-СМЭВ, а подпись любого участника доверенного УЦ сошла бы за подпись СМЭВ; "
+            f"укажите отпечатки SHA-256 (или файл GATEWAY_SMEV__SMEV_CERTIFICATE_FILE, или {SMEV_PIN_FILE} в каталоге PKI)",
+        ))  # fmt: skip
+    for name, sender in pins.senders.items():
+        if not sender.mnemonics:
+            problems.append(StartupProblem("smev_sender_mnemonic_missing", _setting(name, "MNEMONICS"),
+                                           f"СМЭВ: не задана мнемоника ИС отправителя {name}, от которой принимаются запросы"))  # fmt: skip
+        if not sender.pins:
+            problems.append(StartupProblem(
+                "smev_sender_pin_missing", _setting(name, "CERTIFICATE_SHA256"),
+                f"СМЭВ: не закреплён сертификат ЭП-ОВ отправителя {name}: запросы от него не будут приняты; укажите отпечатки "
+                f"SHA-256 (или файл {_setting(name, 'CERTIFICATE_FILE')}, или {name}.pem в каталоге PKI)",
+            ))  # fmt: skip
+    return problems
+
+
+def startup_problems(settings: Settings, *, smev: bool = True) -> list[StartupProblem]:
+    """Why this process must not start: emulator defaults without emulators, and (``smev``) SMEV without pins.
+
+    The emulators' addresses and secrets count only when this process runs no emulators and
+    the systems are not declared emulated (``GATEWAY_SYSTEMS__EMULATED``).
+    """
+    production = not settings.run_emulators and not settings.systems.emulated
+    problems = emulator_defaults(settings.systems) if production else []
+    if smev:
+        problems += (settings.smev.emulator_defaults() if production else []) + smev_problems(settings)
+    return problems
+
+
+class StartupRefused(Exception):
+    """The process must not start; ``problems`` say what to set (Russian, with the variable and a code)."""
+
+    def __init__(self, problems: list[StartupProblem]) -> None:
+        super().__init__("; ".join(p.code for p in problems))
+        self.problems = problems
+
+    def render(self) -> str:
+        lines = ["Шлюз не запущен: исправьте настройки или освободите порт (startup_refused)"]
+        return "\n".join(lines + [f"  - {p}" for p in self.problems])
+
+
+def check_startup(settings: Settings, *, smev: bool = True) -> None:
+    """Raise :class:`StartupRefused` when :func:`startup_problems` finds any."""
+    problems = startup_problems(settings, smev=smev)
+    if problems:
+        raise StartupRefused(problems)
 
 
 async def build_client(settings: Settings, keys: KeyRing) -> SmevClient:
@@ -119,6 +283,9 @@ class LazyGosuslugiAdapter(Adapter):
     async def _adapter(self) -> GosuslugiAdapter:
         async with self._lock:
             if self._inner is None:
+                problems = await asyncio.to_thread(smev_problems, self.settings)
+                if problems:
+                    raise SmevSetupError(problems[0].code, f"{problems[0].detail}: задайте {problems[0].setting}")
                 self._inner = GosuslugiAdapter(await build_client(self.settings, self.keys))
             return self._inner
 

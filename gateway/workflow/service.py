@@ -39,7 +39,13 @@ from gateway.store import journal
 from gateway.store.retry import DatabaseBusy, RetryPolicy, with_retry
 from gateway.store.tables import deadlines, deliveries, documents, idempotency, signatures
 from gateway.store.tables import journal as journal_table
-from gateway.workflow.problems import FieldError, Problem, database_unavailable, from_validation_error, from_violations
+from gateway.workflow.problems import (
+    FieldError,
+    Problem,
+    database_unavailable,
+    from_validation_error,
+    from_violations,
+)
 from gateway.workflow.rules.actions import ActionRequest, Actor, check_action, permitted
 from gateway.workflow.rules.submission import (
     LINKS,
@@ -587,15 +593,14 @@ _LINK_BY_NUMBER = (
 
 
 def _parse_effective_date(body: Mapping[str, Any], today: dt.date) -> dt.date:
+    """The action's ``date`` (default today): a ``YYYY-MM-DD`` string no earlier than any document's date."""
+    from gateway.documents.common import DOCUMENT_DATE_MIN, DateError, parse_date
+    from gateway.workflow.problems import FieldError
+
     value = body.get("date")
     if value is None:
         return today
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        from gateway.workflow.problems import FieldError
-
-        raise Problem(
-            422, "date_parsing", "Ожидается дата в формате ГГГГ-ММ-ДД",
-            [FieldError("date_parsing", "/date", "Ожидается дата в формате ГГГГ-ММ-ДД")],
-        ) from None  # fmt: skip
+        return parse_date(value, DOCUMENT_DATE_MIN)
+    except DateError as exc:
+        raise Problem(422, exc.code, exc.detail, [FieldError(exc.code, "/date", exc.detail)]) from None

@@ -191,7 +191,7 @@ def process_env(settings: Settings, smev_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") or k.startswith("GATEWAY_TEST_")}
     env.update({
         "GATEWAY_DATA_DIR": str(settings.data_dir), "GATEWAY_DATABASE_URL": settings.effective_database_url,
-        "GATEWAY_AMQP_URL": AMQP, "GATEWAY_RUN_EMULATORS": "false", "GATEWAY_LOG_LEVEL": "WARNING",
+        "GATEWAY_AMQP_URL": AMQP, "GATEWAY_RUN_EMULATORS": "false", "GATEWAY_SYSTEMS__EMULATED": "true", "GATEWAY_LOG_LEVEL": "WARNING",
         "GATEWAY_QUEUE__PREFIX": settings.queue.prefix,
         **{f"GATEWAY_QUEUE__{k.upper()}": str(v) for k, v in QUEUE.items()},
         "GATEWAY_SYSTEMS__ELECTRONIC_BUDGET__BASE_URL": systems.electronic_budget.base_url,

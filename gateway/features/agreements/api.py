@@ -265,19 +265,59 @@ def openapi_paths() -> dict[str, Any]:
     def problems(*codes: int) -> dict[str, Any]:
         return {str(c): {"description": "Problem details", **problem} for c in codes}
 
+    nullable = {"type": ["string", "null"]}
+    window = {
+        "type": "object",
+        "description": "The provider's signing window (working days)",
+        "required": ["working_days", "started_on", "due", "met_on", "status", "late", "source"],
+        "properties": {
+            "working_days": {"type": "integer"}, "started_on": {"type": "string", "format": "date"},
+            "due": {"type": "string", "format": "date"}, "met_on": {"type": ["string", "null"], "format": "date"},
+            "status": {"type": "string", "enum": ["open", "met", "overdue"]}, "late": {"type": "boolean"},
+            "source": nullable,
+        },
+    }  # fmt: skip
+    outcome = {
+        "type": "object",
+        "required": ["event", "at", "code", "detail"],
+        "properties": {"event": {"type": "string", "enum": list(OUTCOME_EVENTS)}, "at": {"type": "string"},
+                       "code": nullable, "detail": nullable},
+    }  # fmt: skip
+    signature = {
+        "type": "object",
+        "required": ["signer_role", "source", "inn", "ogrn", "serial", "signed_at"],
+        "properties": {"signer_role": {"type": "string"}, "source": {"type": "string"}, "inn": nullable, "ogrn": nullable,
+                       "serial": {"type": "string"}, "signed_at": {"type": "string"}},
+    }  # fmt: skip
+    refused = {
+        "type": "object",
+        "required": ["at", "code", "detail", "signer_inn", "serial"],
+        "properties": {"at": {"type": "string"}, "code": nullable, "detail": nullable, "signer_inn": nullable,
+                       "serial": nullable},
+    }  # fmt: skip
     agreement = {
         "type": "object",
-        "required": ["id", "status", "waiting", "signatures", "refused_signatures"],
+        "required": ["id", "number", "municipality", "status", "status_text", "waiting", "paper", "navigator_id",
+                     "provider", "window", "outcome", "signatures", "refused_signatures"],
         "properties": {
-            "id": {"type": "string", "format": "uuid"}, "number": {"type": "string"}, "status": {"type": "string"},
-            "status_text": {"type": "string"}, "waiting": {"type": "boolean"}, "paper": {"type": "boolean"},
-            "navigator_id": {"type": ["string", "null"]}, "provider": {"type": "object"},
-            "window": {"type": ["object", "null"], "description": "The provider's signing window (working days)"},
-            "outcome": {"type": ["object", "null"], "description": "concluded, concluded_on_paper, refused_by_provider or expired"},
-            "signatures": {"type": "array", "items": {"type": "object"}},
-            "refused_signatures": {"type": "array", "items": {"type": "object"},
+            "id": {"type": "string", "format": "uuid"}, "number": {"type": "string"}, "municipality": {"type": "string"},
+            "status": {"type": "string"}, "status_text": {"type": "string"}, "waiting": {"type": "boolean"},
+            "paper": {"type": "boolean"}, "navigator_id": nullable,
+            "provider": {"type": "object", "required": ["name", "inn", "ogrn"],
+                         "properties": {"name": nullable, "inn": nullable, "ogrn": nullable}},
+            "window": {"oneOf": [window, {"type": "null"}]},
+            "outcome": {"oneOf": [outcome, {"type": "null"}],
+                        "description": "concluded, concluded_on_paper, refused_by_provider or expired"},
+            "signatures": {"type": "array", "items": signature},
+            "refused_signatures": {"type": "array", "items": refused,
                                    "description": "Countersignatures not accepted, with the reason code"},
         },
+    }  # fmt: skip
+    report = {
+        "type": "object",
+        "required": ["changes", "concluded", "signatures_refused", "refused_by_provider", "expired", "unmatched",
+                     "duplicates", "skipped"],
+        "additionalProperties": {"type": "integer", "minimum": 0},
     }  # fmt: skip
     ident = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
     ok = {"content": {"application/json": {"schema": agreement}}}
@@ -289,11 +329,17 @@ def openapi_paths() -> dict[str, Any]:
         "/api/v1/agreements/{id}/paper": {
             "post": {"summary": "Register an approved paper agreement (2023 fallback) as concluded on paper",
                      "parameters": [ident],
-                     "responses": {"200": {"description": "The agreement", **ok}, **problems(401, 403, 404, 409)}},
+                     "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                         "type": "object", "description": "Empty: nothing is read from it"}}}},
+                     "responses": {"200": {"description": "The agreement", **ok}, **problems(400, 401, 403, 404, 409)}},
         },
         "/api/v1/agreements/poll": {
             "post": {"summary": "Read the Navigator's change feed now (countersignatures, refusals) and expire overdue agreements",
-                     "responses": {"200": {"description": "Counts of what the pass did"}, **problems(401, 403, 503)}},
+                     "description": "Operator or authorized body. 503 when the Navigator cannot be reached or no "
+                     "trusted roots are configured.",
+                     "responses": {"200": {"description": "Counts of what the pass did",
+                                           "content": {"application/json": {"schema": report}}},
+                                   **problems(401, 403, 503)}},
         },
     }  # fmt: skip
 

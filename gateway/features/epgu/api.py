@@ -59,18 +59,42 @@ def openapi_paths() -> dict[str, Any]:
     money = {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "description": "Рубли, до копеек"}
     period = {"type": "object", "required": ["valid_from", "valid_to"],
               "properties": {"valid_from": {"type": "string", "format": "date"}, "valid_to": {"type": "string", "format": "date"}}}  # fmt: skip
-    created = {"description": "Created and decided", "content": {"application/json": {"schema": {"type": "object"}}}}
+    def created(name: str) -> dict[str, Any]:
+        return {"description": "Created and decided; Location names the new document",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": {
+                    "type": "object", "required": [name, "warnings"],
+                    "properties": {name: ref("Document"), "warnings": {"type": "array", "items": ref("Notice")}}}}}}  # fmt: skip
+
+    nullable = {"type": ["string", "null"]}
+    epgu = {
+        "type": "object",
+        "required": ["smev_message_id", "order_id", "received_at", "statuses"],
+        "properties": {
+            "smev_message_id": {"type": "string"}, "order_id": nullable, "received_at": {"type": "string"},
+            "statuses": {"type": "array", "description": "Statuses sent back to EPGU, oldest first", "items": {
+                "type": "object", "required": ["decision", "status", "smev_message_id", "updated_at"],
+                "properties": {"decision": {"type": "string"}, "status": {"type": "string"},
+                               "smev_message_id": nullable, "updated_at": {"type": "string"}}}},
+        },
+    }  # fmt: skip
     return {
         "/api/v1/applications/{id}": {
             "get": {
                 "summary": "Scenario 13 chain of a consumer application: certificates, contracts, statuses sent to EPGU",
                 "parameters": [app_id],
                 "responses": {"200": {"description": "The chain", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {
+                    "type": "object",
+                    "required": ["application", "source_system", "requests", "certificates", "contracts", "epgu"],
+                    "properties": {
                         "application": ref("DocumentSummary"),
+                        "source_system": {"type": ["string", "null"], "description": "Where the application came from"},
+                        "requests": {"type": ["object", "null"], "description": "What the application asks for"},
                         "certificates": {"type": "array", "items": ref("DocumentSummary")},
                         "contracts": {"type": "array", "items": ref("DocumentSummary")},
-                        "epgu": {"type": ["object", "null"]}}}}}}, **problems(401, 404)},
+                        "epgu": {"oneOf": [epgu, {"type": "null"}],
+                                 "description": "null unless the application came through EPGU"}}}}}},
+                    **problems(401, 404)},
             },  # fmt: skip
         },
         "/api/v1/applications/{id}/issue-certificate": {
@@ -83,7 +107,7 @@ def openapi_paths() -> dict[str, Any]:
                     "type": "object", "additionalProperties": False, "required": ["nominal"],
                     "properties": {"nominal": money, "number": {"type": "string"}, "period": period,
                                    "send": {"type": "boolean", "default": False}}}}}},
-                "responses": {"201": created, **problems(400, 401, 403, 404, 409, 415, 422)},
+                "responses": {"201": created("certificate"), **problems(400, 401, 403, 404, 409, 415, 422)},
             },  # fmt: skip
         },
         "/api/v1/applications/{id}/conclude-contract": {
@@ -97,7 +121,7 @@ def openapi_paths() -> dict[str, Any]:
                     "properties": {"hours": {"type": "integer", "minimum": 1}, "price": money, "certificate_amount": money,
                                    "certificate": {"type": "object", "properties": {"id": {"type": "string"}, "number": {"type": "string"}}},
                                    "number": {"type": "string"}, "period": period}}}}},
-                "responses": {"201": created, **problems(400, 401, 403, 404, 409, 415, 422)},
+                "responses": {"201": created("contract"), **problems(400, 401, 403, 404, 409, 415, 422)},
             },  # fmt: skip
         },
     }

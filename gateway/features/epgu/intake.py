@@ -15,6 +15,13 @@ business XML is the verified element, read by the stand-in mapping only.  Then:
    ``epgu_application_refused`` (codes only) and a ``refused`` status with the reasons.
 
 A redelivered MessageID finds its inbox key (``is_handled``) and is only acknowledged.
+
+What the poller refuses before any of this is journaled too, with codes and certificate
+fingerprints only: a sender signature that fails or is not the key of the system SMEV's
+routing names (``epgu_application_refused``: ``sender_signature_invalid`` /
+``sender_not_authorized``; no document, no status), and a message whose ЭП-СМЭВ fails or
+is not the pinned key (``smev_message_refused``, once per message and process: it is not
+acknowledged, so SMEV offers it again).
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.gosuslugi.faults import SmevSignatureError
 from adapters.gosuslugi.mapping import Decision, MappingError, parse_application
-from adapters.gosuslugi.messages import IncomingRequest
+from adapters.gosuslugi.messages import SENDER_NOT_AUTHORIZED, IncomingRequest
+from adapters.gosuslugi.pins import fingerprint
 from gateway.context import Context
 from gateway.features.epgu import oktmo
 from gateway.features.epgu.statuses import enqueue_status
@@ -44,6 +53,7 @@ log = logging.getLogger("gateway.epgu")
 INBOX = "smev:epgu"  # the inbox consumer of SMEV requests (MessageIDs whose effect is committed)
 DOC_TYPE = "consumer_application"
 MAX_ATTEMPTS = 10  # a message failing this often for an unexpected reason is refused, not retried forever
+SMEV_REFUSALS_KEPT = 10_000  # (MessageId, code) pairs already journaled as smev_message_refused
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class Intake:
         self.failures: dict[str, int] = {}
         self.accepted = 0
         self.refused = 0
+        self._smev_refused: dict[tuple[str, str], None] = {}  # insertion-ordered, bounded
 
     async def is_handled(self, message_id: str) -> bool:
         async with self.ctx.db.read() as conn:
@@ -163,17 +174,35 @@ class Intake:
         log.info("epgu application mid=%s refused: %s", request.message_id, code)
 
     async def refuse_unverified(self, request: IncomingRequest) -> None:
-        """The sender's signature failed: journal it once (no document, no status to an unverified sender)."""
-        codes = list(request.sender_signature.codes) if request.sender_signature else ["sender_signature_missing"]
+        """The sender's signature failed or is not the sender's: journal it once (no document, no status)."""
+        check = request.sender_signature
+        codes = list(check.codes) if check else ["sender_signature_missing"]
+        code = SENDER_NOT_AUTHORIZED if SENDER_NOT_AUTHORIZED in codes else "sender_signature_invalid"
+        details: dict[str, Any] = {"smev_message_id": request.message_id, "codes": list(dict.fromkeys([code, *codes]))[:10],
+                                   "sender": request.metadata.sender}  # fmt: skip
+        if check is not None and check.certificate is not None:
+            details["signer_sha256"] = fingerprint(check.certificate)
         async with self.ctx.db.write() as conn:
             if not await inbox.claim(conn, INBOX, request.message_id):
                 return
-            await self._origin(conn, request, None, None, None, "refused", "sender_signature_invalid", reply=False)
-            await journal.append(
-                conn, event="epgu_application_refused", actor="system:epgu",
-                details={"smev_message_id": request.message_id, "codes": ["sender_signature_invalid", *codes][:10]},
-            )  # fmt: skip
+            await self._origin(conn, request, None, None, None, "refused", code, reply=False)
+            await journal.append(conn, event="epgu_application_refused", actor="system:epgu", details=details)
         self.refused += 1
+
+    async def smev_refused(self, error: SmevSignatureError) -> None:
+        """A message refused for its ЭП-СМЭВ: journaled once per (claimed) MessageId and code in this process."""
+        key = (error.message_id or "?", error.code)
+        if key in self._smev_refused:
+            return
+        async with self.ctx.db.write() as conn:
+            await journal.append(
+                conn, event="smev_message_refused", actor="system:smev",
+                details={"code": error.code, "smev_message_id": error.message_id, "message_id_verified": False,
+                         "signer_sha256": error.signer_sha256},
+            )  # fmt: skip
+        self._smev_refused[key] = None
+        while len(self._smev_refused) > SMEV_REFUSALS_KEPT:
+            self._smev_refused.pop(next(iter(self._smev_refused)))
 
     @staticmethod
     async def _claim(conn: AsyncConnection, message_id: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from adapters.base import AdapterError
 from adapters.gosuslugi.client import SmevClient
+from adapters.gosuslugi.faults import SmevSignatureError
 from adapters.gosuslugi.messages import IncomingRequest
 from adapters.gosuslugi.poller import RequestPoller
 from gateway.context import Context
@@ -30,11 +31,23 @@ __all__ = ["EpguPoller", "run", "start_poller"]
 
 
 class EpguPoller(RequestPoller):
-    """The adapter's poller, journaling applications refused for a bad sender signature."""
+    """The adapter's poller, journaling what it refuses: a bad or unauthorized sender, a bad or foreign ЭП-СМЭВ."""
 
-    def __init__(self, *args: Any, on_unverified: Callable[[IncomingRequest], Awaitable[None]], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, on_unverified: Callable[[IncomingRequest], Awaitable[None]],
+        on_smev_refused: Callable[[SmevSignatureError], Awaitable[None]] | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
         self.on_unverified = on_unverified
+        self.on_smev_refused = on_smev_refused
+
+    async def refused_unverified(self, error: SmevSignatureError) -> None:
+        await super().refused_unverified(error)
+        if self.on_smev_refused is not None:
+            try:
+                await self.on_smev_refused(error)
+            except Exception as exc:  # journaling must not turn a refusal into a crash of the loop
+                log.warning("smev refusal mid=%s not journaled: %s", error.message_id or "?", type(exc).__name__)
 
     async def handle(self, request: IncomingRequest) -> bool:
         check = request.sender_signature
@@ -49,7 +62,8 @@ class EpguPoller(RequestPoller):
 def start_poller(ctx: Context, service: DocumentService, client: SmevClient) -> tuple[EpguPoller, asyncio.Task[None]]:
     """The poller of EPGU applications on ``client``, started; its callbacks commit through ``service``."""
     intake = Intake(ctx, service)
-    poller = EpguPoller(client, intake.on_request, is_handled=intake.is_handled, on_unverified=intake.refuse_unverified)
+    poller = EpguPoller(client, intake.on_request, is_handled=intake.is_handled, on_unverified=intake.refuse_unverified,
+                        on_smev_refused=intake.smev_refused)  # fmt: skip
     return poller, poller.start()
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway.features.indicators.table import indicators
 from gateway.workflow.app_keys import CTX, SERVICE
 from gateway.workflow.http import json_response
+from gateway.workflow.params import query_int
 from gateway.workflow.problems import Problem
 from gateway.workflow.tokens import authenticate
 
@@ -25,11 +26,9 @@ async def get_indicators(request: web.Request) -> web.Response:
         raise Problem(403, "municipality_forbidden", "Токен выдан для другого муниципалитета")
     if actor.role.value not in READER_ROLES:
         raise Problem(403, "action_forbidden", "Показатели доступны органам власти, оператору и аудитору")
-    raw = request.query.get("year", str(ctx.clock.today().year))
-    if not raw.isdigit() or not 2020 <= int(raw) <= 2100:
-        raise Problem(400, "invalid_query", "Параметр year должен быть годом от 2020 до 2100")
+    year = query_int(request.query, "year", 2020, 2100, ctx.clock.today().year)
     profile = request.app[SERVICE].profile(municipality)
-    return json_response(await indicators(ctx, profile, int(raw)))
+    return json_response(await indicators(ctx, profile, year))
 
 
 openapi_paths: dict[str, Any] = {
@@ -43,9 +42,13 @@ openapi_paths: dict[str, Any] = {
             ],
             "responses": {
                 "200": {"description": "Indicator rows", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {
+                    "type": "object", "required": ["municipality", "year", "source", "computed_on", "items"],
+                    "properties": {
                         "municipality": {"type": "string"}, "year": {"type": "integer"},
-                        "items": {"type": "array", "items": {"type": "object", "required": ["id", "text", "computable"],
+                        "source": {"type": ["string", "null"], "description": "Where the decree lists the indicators"},
+                        "computed_on": {"type": "string", "format": "date"},
+                        "items": {"type": "array", "items": {"type": "object",
+                            "required": ["id", "text", "unit", "computable", "value", "method"],
                             "properties": {
                                 "id": {"type": "string", "examples": ["3.4"]},
                                 "text": {"type": "string", "description": "As worded in the municipality's decree"},

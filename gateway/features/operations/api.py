@@ -14,8 +14,9 @@ from aiohttp import web
 from gateway.delivery.handler import set_delivery
 from gateway.store import journal
 from gateway.workflow.app_keys import CTX, TRANSPORT
-from gateway.workflow.http import json_response, read_json_object
-from gateway.workflow.problems import Problem
+from gateway.workflow.http import check_fields, json_response, read_json_object
+from gateway.workflow.params import query_int, strict_int
+from gateway.workflow.problems import FieldError, Problem
 from gateway.workflow.rules.actions import Actor
 from gateway.workflow.tokens import authenticate
 from queues import AlreadyReplayed, DeadLetterNotFound
@@ -26,6 +27,9 @@ routes = web.RouteTableDef()
 
 LIST_ROLES = {"operator", "auditor"}
 REPLAY_ROLES = {"operator"}
+#: Dead-letter ids are BIGINT: a larger number names no letter.
+MAX_ID = 2**63 - 1
+COMMENT_DETAIL = "Комментарий — строка не длиннее 1000 символов"
 
 
 def _summary(d: DeadLetter) -> dict[str, Any]:
@@ -57,11 +61,8 @@ async def list_letters(request: web.Request) -> web.Response:
     actor = await _actor(request, LIST_ROLES)
     system = request.query.get("system")
     include = request.query.get("include_replayed") in ("1", "true")
-    after = request.query.get("after_id")
-    if after is not None and not after.isdigit():
-        raise Problem(400, "invalid_query", "after_id — целое число")
+    cursor = query_int(request.query, "after_id", 0, MAX_ID)
     items: list[dict[str, Any]] = []
-    cursor = int(after) if after else None
     async with request.app[CTX].db.read() as conn:
         while len(items) < 50:
             page = await letters.list_dead_letters(conn, system=system, include_replayed=include, after_id=cursor, limit=200)
@@ -73,19 +74,27 @@ async def list_letters(request: web.Request) -> web.Response:
     return json_response({"items": items, "next_after_id": items[-1]["id"] if len(items) == 50 else None})
 
 
+def check_replay_body(body: dict[str, Any]) -> None:
+    """A replay's body is empty or ``{"comment": "..."}``: anything else is a mistaken request, not a replay."""
+    check_fields(body, (), ("comment",))
+    if "comment" in body and (not isinstance(body["comment"], str) or len(body["comment"]) > 1000):
+        raise Problem(422, "comment_invalid", COMMENT_DETAIL, [FieldError("comment_invalid", "/comment", COMMENT_DETAIL)])
+
+
 @routes.post("/api/v1/dead-letters/{id}/replay")
 async def replay(request: web.Request) -> web.Response:
     actor = await _actor(request, REPLAY_ROLES)
     body = await read_json_object(request, allow_empty=True)
-    raw_id = request.match_info["id"]
-    if not raw_id.isdigit():
+    check_replay_body(body)
+    letter_id = strict_int(request.match_info["id"])
+    if letter_id is None:
         raise Problem(404, "dead_letter_not_found", "Мёртвое письмо не найдено")
     ctx = request.app[CTX]
     async with ctx.db.write() as conn:
         try:
-            letter = await letters.get_dead_letter(conn, int(raw_id))
+            letter = await letters.get_dead_letter(conn, letter_id)
             if letter.headers.get("municipality") != actor.municipality:
-                raise DeadLetterNotFound(raw_id)
+                raise DeadLetterNotFound(str(letter_id))
             message = await letters.replay(conn, letter.id)
         except DeadLetterNotFound:
             raise Problem(404, "dead_letter_not_found", "Мёртвое письмо не найдено") from None
@@ -97,7 +106,7 @@ async def replay(request: web.Request) -> web.Response:
             await journal.append(
                 conn, event="replayed", actor=actor.label, document_id=document_id, municipality=actor.municipality,
                 details={"system": letter.system, "dead_letter_id": letter.id, "message_id": message.message_id,
-                         "comment": str(body.get("comment", ""))[:1000]},
+                         "comment": body.get("comment", "")},
             )  # fmt: skip
     transport = request.app.get(TRANSPORT)
     if transport is not None:
@@ -111,22 +120,49 @@ def _problem_responses(*codes: int) -> dict[str, Any]:
 
 
 def openapi_paths() -> dict[str, Any]:
+    letter = {
+        "type": "object",
+        "required": ["id", "message_id", "system", "routing_key", "document_id", "document_type", "reason", "attempts",
+                     "replays", "dead_lettered_at", "replayed_at", "size"],
+        "properties": {
+            "id": {"type": "integer"}, "message_id": {"type": "string"}, "system": {"type": "string"},
+            "routing_key": {"type": "string"}, "document_id": {"type": ["string", "null"]},
+            "document_type": {"type": ["string", "null"]}, "reason": {"type": "string"},
+            "attempts": {"type": "integer"}, "replays": {"type": "integer"}, "dead_lettered_at": {"type": "string"},
+            "replayed_at": {"type": ["string", "null"]},
+            "size": {"type": "integer", "description": "Bytes of the signed message (the body itself is never shown)"},
+        },
+    }  # fmt: skip
     return {
         "/api/v1/dead-letters": {
             "get": {
-                "summary": "Dead letters of the municipality (operator, auditor)",
+                "summary": "Dead letters of the municipality (operator, auditor), 50 a page",
                 "parameters": [{"name": "system", "in": "query", "required": False, "schema": {"type": "string"}},
                                {"name": "include_replayed", "in": "query", "required": False, "schema": {"type": "boolean"}},
-                               {"name": "after_id", "in": "query", "required": False, "schema": {"type": "integer"}}],
-                "responses": {"200": {"description": "Dead letters: id, system, document_id, reason, attempts"},
+                               {"name": "after_id", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                                "description": "next_after_id of the previous page"}],
+                "responses": {"200": {"description": "Dead letters", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["items", "next_after_id"],
+                    "properties": {"items": {"type": "array", "items": letter},
+                                   "next_after_id": {"type": ["integer", "null"],
+                                                     "description": "null on the last page"}}}}}},
                               **_problem_responses(400, 401, 403)},
             },  # fmt: skip
         },
         "/api/v1/dead-letters/{id}/replay": {
             "post": {
                 "summary": "Re-send a dead letter's original signed payload (operator); journaled",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {"200": {"description": "Replayed"}, **_problem_responses(401, 403, 404, 409)},
-            },
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {"comment": {"type": "string", "maxLength": 1000, "description": "Journaled"}}}}}},
+                "responses": {"200": {"description": "Replayed", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["replayed", "dead_letter_id", "message_id", "replays"],
+                    "properties": {"replayed": {"const": True}, "dead_letter_id": {"type": "integer"},
+                                   "message_id": {"type": "string", "description": "The original message id"},
+                                   "replays": {"type": "integer", "minimum": 1}}}}}},
+                              **_problem_responses(400, 401, 403, 404, 409, 422)},
+            },  # fmt: skip
         },
     }

@@ -26,6 +26,7 @@ from gateway.features.publishing.views import list_publications, load_publicatio
 from gateway.workflow.app_keys import CTX, SERVICE
 from gateway.workflow.feature import Runtime
 from gateway.workflow.http import check_fields, json_response, read_json_object
+from gateway.workflow.params import query_int
 from gateway.workflow.problems import Problem
 from gateway.workflow.tokens import authenticate
 
@@ -48,10 +49,8 @@ async def get_publications(request: web.Request) -> web.Response:
     state = request.query.get("state")
     if state is not None and state not in STATES:
         raise Problem(400, "invalid_query", f"state: допустимы {', '.join(STATES)}")
-    limit = request.query.get("limit", "100")
-    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-        raise Problem(400, "invalid_query", "Параметр limit должен быть целым числом от 1 до 1000")
-    items = await list_publications(ctx, municipality, state, int(limit))
+    limit = query_int(request.query, "limit", 1, 1000, 100)
+    items = await list_publications(ctx, municipality, state, limit)
     return json_response({"items": items, "municipality": municipality})
 
 
@@ -167,15 +166,27 @@ openapi_schemas: dict[str, Any] = {
             "revision": {"type": "integer"}, "state": {"type": "string", "enum": list(STATES)},
             "message_id": {"type": "string"}, "submitted_on": {"type": "string", "format": "date"},
             "correction_of": {"type": ["string", "null"]}, "registration_number": {"type": ["string", "null"]},
-            "reasons": {"type": "array", "items": {"type": "object", "properties": {
-                "code": {"type": "string"}, "text": {"type": "string"}}}},
+            "reasons": {"type": "array", "description": "Why Electronic Budget returned it", "items": {
+                "type": "object", "properties": {"code": {"type": "string"}, "text": {"type": "string"}}}},
             "publish_date": {"type": ["string", "null"], "format": "date"},
-            "publication": {"type": ["object", "null"]}, "corrected": {"type": "boolean"},
+            "publication": {"type": ["object", "null"], "description": "The budget.gov.ru record, once found"},
+            "corrected": {"type": "boolean", "description": "A corrected version replaced this round's"},
         },
+        "required": ["revision", "state", "message_id", "submitted_on", "correction_of", "registration_number",
+                     "reasons", "publish_date", "publication", "corrected"],
+    },  # fmt: skip
+    "PublicationListItem": {
+        "allOf": [{"$ref": "#/components/schemas/PublicationRound"}],
+        "type": "object",
+        "description": "A tracked document with its latest round",
+        "required": ["document_id", "type", "number", "document_status"],
+        "properties": {"document_id": {"type": "string", "format": "uuid"}, "type": {"type": "string"},
+                       "number": {"type": "string"}, "document_status": {"type": "string"}},
     },  # fmt: skip
     "Publication": {
         "type": "object",
-        "required": ["document_id", "state", "rounds"],
+        "required": ["document_id", "type", "number", "municipality", "document_status", "state",
+                     "registration_number", "reasons", "publish_date", "rounds", "deadline", "links"],
         "properties": {
             "document_id": {"type": "string", "format": "uuid"}, "type": {"type": "string"},
             "number": {"type": "string"}, "municipality": {"type": "string"}, "document_status": {"type": "string"},
@@ -200,7 +211,9 @@ openapi_paths: dict[str, Any] = {
                 {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
             ],
             "responses": {"200": {"description": "Publications", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/PublicationRound"}}}}}}},
+                "type": "object", "required": ["items", "municipality"],
+                "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/PublicationListItem"}},
+                               "municipality": {"type": "string"}}}}}},
                 **_problems(400, 401, 403)},
         },  # fmt: skip
     },
@@ -220,8 +233,12 @@ openapi_paths: dict[str, Any] = {
                 "type": "object", "required": ["payload"], "additionalProperties": False,
                 "properties": {"payload": {"type": "object", "description": "The whole corrected payload; number and year unchanged"},
                                "comment": {"type": "string", "maxLength": 1000}}}}}},
-            "responses": {"200": {"description": "The document (approved) and its publication"},
-                          **_problems(400, 401, 403, 404, 409, 422)},
+            "responses": {"200": {"description": "The document (approved) and its publication", "content": {
+                "application/json": {"schema": {
+                    "type": "object", "required": ["document", "publication"],
+                    "properties": {"document": {"$ref": "#/components/schemas/Document"},
+                                   "publication": {"$ref": "#/components/schemas/Publication"}}}}}},
+                          **_problems(400, 401, 403, 404, 409, 415, 422)},
         },  # fmt: skip
     },
 }

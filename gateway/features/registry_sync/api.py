@@ -203,9 +203,15 @@ def openapi_paths() -> dict[str, Any]:
     counts = {"type": "object", "additionalProperties": {"type": "integer"},
               "description": "added, changed, removed, conflicting, unchanged, ignored, out_of_scope, retries, "
                              "eais_pushed, eais_failed, navigator_corrected, navigator_failed"}  # fmt: skip
+    outcome = {"type": "object", "required": ["count", "items"], "properties": {
+        "count": {"type": "integer", "minimum": 0},
+        "items": {"type": "array", "description": "The first records (at most 100)", "items": {
+            "type": "object", "required": ["municipality", "number"],
+            "properties": {"municipality": {"type": "string"}, "number": {"type": "string"}}}}}}  # fmt: skip
     run_schema = {
         "type": "object",
-        "required": ["run_id", "status", "phase", "processed", "counts"],
+        "required": ["run_id", "municipalities", "mode", "status", "phase", "processed", "total", "percent", "counts",
+                     "error", "started_by", "started_at", "updated_at", "finished_at", "report", "links"],
         "properties": {
             "run_id": {"type": "string", "format": "uuid"}, "municipalities": {"type": "array", "items": {"type": "string"}},
             "mode": {"type": "string", "enum": ["incremental", "full"]},
@@ -213,8 +219,12 @@ def openapi_paths() -> dict[str, Any]:
             "phase": {"type": "string", "enum": ["navigator", "sweep", "corrections"]},
             "processed": {"type": "integer"}, "total": {"type": ["integer", "null"]},
             "percent": {"type": ["number", "null"]}, "counts": counts, "error": {"type": ["string", "null"]},
-            "report": {"type": "object", "description": "Per outcome (added, changed, removed, conflicting): count and "
-                                                        "the first record numbers with the fields that differed"},
+            "started_by": {"type": "string"}, "started_at": {"type": "string"}, "updated_at": {"type": "string"},
+            "finished_at": {"type": ["string", "null"]},
+            "report": {"type": "object", "additionalProperties": outcome,
+                       "description": "Per outcome (added, changed, removed, conflicting): count and the first record "
+                                      "numbers with the fields that differed"},
+            "links": {"type": "object", "required": ["self"], "properties": {"self": {"type": "string"}}},
         },
     }  # fmt: skip
     request_schema = {
@@ -229,13 +239,16 @@ def openapi_paths() -> dict[str, Any]:
             "post": {
                 "summary": "Start a sync of the recipients' register of the token's municipality (Navigator, EAIS DO)",
                 "requestBody": {"required": False, "content": {"application/json": {"schema": request_schema}}},
-                "responses": {"202": {"description": "Started", **ok}, **problems(400, 401, 403, 409, 415, 422)},
+                "responses": {"202": {"description": "Started; Location names the run",
+                                      "headers": {"Location": {"schema": {"type": "string"}}}, **ok},
+                              **problems(400, 401, 403, 409, 415, 422)},
             },
         },
         "/api/v1/registry/sync/{run_id}": {
             "get": {
                 "summary": "Progress and report of a register sync run",
-                "parameters": [{"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [{"name": "run_id", "in": "path", "required": True,
+                                "schema": {"type": "string", "format": "uuid"}}],
                 "responses": {"200": {"description": "The run", **ok}, **problems(401, 403, 404)},
             },
         },

@@ -21,6 +21,8 @@ from gateway.documents.order import OrderExecutionReport, SocialOrder
 from gateway.documents.provider import CostAgreement, ProviderRegistryApplication
 from gateway.documents.service_codes import ServiceCodeError, normalise
 from gateway.documents.status import LIVE_STATUSES
+from gateway.documents.text import CODE as CHARACTER_NOT_ALLOWED
+from gateway.documents.text import unsafe_text
 from gateway.documents.walk import escape, iter_parts
 from gateway.municipalities.profile import Profile
 from gateway.workflow.rules.violations import Notice, Violation
@@ -63,12 +65,20 @@ class CheckResult:
 
 # ---------------------------------------------------------------- before model validation
 def normalise_service_codes(payload: Any, pointer: str = "") -> tuple[Any, CheckResult]:
-    """Bring every ``service_code`` in the raw payload to canonical Cyrillic form [8].
+    """Check the raw payload's text and bring every ``service_code`` to canonical Cyrillic form [8].
 
-    Runs before model validation so that the stored document only ever holds canonical
-    codes; an unreadable code is refused here, never stored as a new code.
+    Runs before model validation, on every path a document comes in by (JSON, XML, the
+    pollers): text its XML form cannot carry is refused here, so a stored document can
+    always be rendered, signed and sent; the stored document only ever holds canonical
+    codes, and an unreadable code is refused, never stored as a new code.
     """
     result = CheckResult()
+    for where, detail in unsafe_text(payload, pointer):
+        result.refuse(CHARACTER_NOT_ALLOWED, where, detail)
+        if len(result.violations) == 20:  # enough to fix the payload by
+            break
+    if result.violations:
+        return payload, result
 
     def walk(node: Any, here: str) -> Any:
         if isinstance(node, dict):

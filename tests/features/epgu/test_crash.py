@@ -35,7 +35,7 @@ N = 40
 
 def _env(data_dir: Path, emulator: Emulator) -> dict[str, str]:
     return {
-        **os.environ, "GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_RUN_EMULATORS": "false", "GATEWAY_PORT": str(free_port()),
+        **os.environ, "GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_RUN_EMULATORS": "false", "GATEWAY_SYSTEMS__EMULATED": "true", "GATEWAY_PORT": str(free_port()),
         "GATEWAY_SMEV__URL": emulator.endpoint("1.3"), "GATEWAY_SMEV__POLL_INTERVAL_S": "0.02",
         "GATEWAY_SMEV__POLL_IDLE_MAX_S": "0.1", "GATEWAY_SMEV__POLL_ERROR_BACKOFF_MAX_S": "0.2",
         "GATEWAY_QUEUE__POLL_INTERVAL_S": "0.05", "GATEWAY_QUEUE__BASE_DELAY_S": "0.2", "GATEWAY_QUEUE__MAX_DELAY_S": "1",
