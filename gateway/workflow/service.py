@@ -186,7 +186,7 @@ class DocumentService:
     def profile(self, municipality: str) -> Profile:
         profile = self.ctx.profiles.get(municipality)
         if profile is None:
-            raise Problem(404, "unknown_municipality", f"Муниципалитет «{municipality}» не настроен")
+            raise Problem(404, "unknown_municipality", "Муниципалитет не настроен в шлюзе")
         return profile
 
     # ------------------------------------------------------------------ submit
