@@ -9,10 +9,8 @@ scenario 15 (no programme → code mapping in its decree): that refusal is part 
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,37 +19,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import embedded_serve_env
+
 REPO = Path(__file__).resolve().parents[2]
 MUNICIPALITIES = ("leninogorsk", "luga", "livny", "kirovsky", "omsk")
 WAIT_S = 240
 
 
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 @pytest.mark.timeout(WAIT_S + 60)
 def test_serve_demo_runs_the_three_jobs_for_every_municipality(tmp_path: Path) -> None:
-    api, smev, eb, portal, nav, eais = free_ports(6)
-    env = {
-        **os.environ,
-        "GATEWAY_DATA_DIR": str(tmp_path / "var"),
-        "GATEWAY_SMEV__URL": f"http://127.0.0.1:{smev}/transport_1_0_2/",
-        "GATEWAY_SYSTEMS__ELECTRONIC_BUDGET__BASE_URL": f"http://127.0.0.1:{eb}/eb/social-order/v1",
-        "GATEWAY_SYSTEMS__BUDGET_PORTAL__BASE_URL": f"http://127.0.0.1:{portal}",
-        "GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL": f"http://127.0.0.1:{nav}",
-        "GATEWAY_SYSTEMS__EAIS__BASE_URL": f"http://127.0.0.1:{eais}",
-        "GATEWAY_PUBLISHING__POLL_INTERVAL_S": "0.5",
-    }
-    env.pop("GATEWAY_DATABASE_URL", None)
-    env.pop("GATEWAY_AMQP_URL", None)
+    env, api = embedded_serve_env(tmp_path / "var")
+    env["GATEWAY_PUBLISHING__POLL_INTERVAL_S"] = "0.5"
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--demo", "--port", str(api)], cwd=REPO,

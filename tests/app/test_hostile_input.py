@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from gateway.workflow.problems import CONTENT_TYPE as PROBLEM_TYPE
 from queues import Message
 from queues import dead_letters as letters
 from tests.support.gateway import Api, error_pointers
-from tests.support.net import free_port
+from tests.support.net import embedded_serve_env, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 JSON = {"Content-Type": "application/json"}
@@ -403,22 +402,7 @@ async def test_what_aiohttp_refuses_itself_is_problem_json(
 @pytest.mark.timeout(120)
 def test_gateway_serve_answers_a_10kb_header_with_problem_json(tmp_path: Path) -> None:
     # The embedded default, emulators included (on free ports), as an operator first starts it.
-    ports: list[int] = []
-    while len(ports) < 6:
-        if (candidate := free_port()) not in ports:
-            ports.append(candidate)
-    port, smev, eb, portal, nav, eais = ports
-    env = {
-        **os.environ,
-        "GATEWAY_DATA_DIR": str(tmp_path / "var"),
-        "GATEWAY_SMEV__URL": f"http://127.0.0.1:{smev}/transport_1_0_2/",
-        "GATEWAY_SYSTEMS__ELECTRONIC_BUDGET__BASE_URL": f"http://127.0.0.1:{eb}/eb/social-order/v1",
-        "GATEWAY_SYSTEMS__BUDGET_PORTAL__BASE_URL": f"http://127.0.0.1:{portal}",
-        "GATEWAY_SYSTEMS__NAVIGATOR__BASE_URL": f"http://127.0.0.1:{nav}",
-        "GATEWAY_SYSTEMS__EAIS__BASE_URL": f"http://127.0.0.1:{eais}",
-    }
-    env.pop("GATEWAY_DATABASE_URL", None)
-    env.pop("GATEWAY_AMQP_URL", None)
+    env, port = embedded_serve_env(tmp_path / "var")
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         child = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)], cwd=REPO, env=env,
