@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     func: Command = args.func
+    from gateway.core.working_days import CalendarError
     from gateway.municipalities import ProfileError
     from gateway.workflow.problems import Problem
 
@@ -64,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if problem.status < 500 else 1
     except ProfileError as exc:
         print(f"Ошибка в профиле муниципалитета: {exc} (profile_invalid)", file=sys.stderr)
+        return 2
+    except CalendarError as exc:
+        print(f"Ошибка в производственном календаре: {exc} (calendar_invalid)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -47,6 +47,8 @@ SYNC_COUNTS = {
     "navigator_corrected": "исправлено в Навигаторе", "navigator_failed": "не исправлено в Навигаторе",
     "retries": "повторов",
 }  # fmt: skip
+DEADLINE_STATES = {"open": "открыт", "met": "выполнен", "overdue": "просрочен"}
+DECREE_CATEGORIES = ("annual_order", "indicator_values", "plan")
 
 
 class DemoStop(Exception):
@@ -252,12 +254,41 @@ async def sync_registry(c: Client, report: Report) -> None:
     report.add(job, f"полная сверка с Навигатором и ЕАИС ДО: обработано {state['processed']} записей; {shown}")
 
 
+def deadline_label(d: dict[str, Any]) -> str:
+    """A deadline in a few words: the decree's own ones by year, source and result, a document's by its title."""
+    category = d.get("category")
+    if category == "annual_order":
+        return f"социальный заказ на {d.get('order_year')} год (утверждён и размещён)"
+    if category == "indicator_values":
+        return f"значения показателей эффективности ({d.get('source')})"
+    if category == "plan":
+        return f"{d.get('source')}: {d.get('result') or d['kind']}"
+    return str(d.get("title") or d["kind"])
+
+
+def deadline_state(d: dict[str, Any]) -> str:
+    state = DEADLINE_STATES.get(d["status"], d["status"])
+    if d["status"] == "met":
+        state += f" {d.get('met_on')}" + (" с опозданием" if d.get("late") else "")
+    when = f"срок {d['due']}" if d.get("due") else f"с {d.get('started_on')}"
+    words = f" «{d['due_text']}»" if d.get("due_text") else ""
+    return f"{state} ({when}{words})"
+
+
 async def overdue(c: Client, report: Report) -> None:
     token = await c.token("authorized_body", c.org_of("authorized_body"))
     listing = await c.ok("GET", f"/api/v1/deadlines?municipality={c.profile.id}&status=overdue", token)
     items = listing.get("items", [])
-    text = f"{len(items)}: " + "; ".join(f"{d.get('title') or d['kind']} — срок {d['due']}" for d in items) if items else ""
+    text = f"{len(items)}: " + "; ".join(f"{deadline_label(d)} — срок {d['due']}" for d in items) if items else ""
     report.add("просроченные сроки", text or "нет")
+
+
+async def decree_deadlines(c: Client, report: Report) -> None:
+    """The decree's own deadlines (annual order, indicator values, plan rows) with their state."""
+    token = await c.token("authorized_body", c.org_of("authorized_body"))
+    listing = await c.ok("GET", f"/api/v1/deadlines?municipality={c.profile.id}&status=open,met,overdue", token)
+    items = [d for d in listing.get("items", []) if d.get("category") in DECREE_CATEGORIES]
+    report.add("сроки постановления", "; ".join(f"{deadline_label(d)} — {deadline_state(d)}" for d in items) or "нет")
 
 
 async def _guard(report: Report, job: str, work: Awaitable[None], counted: bool = True) -> None:
@@ -285,6 +316,7 @@ async def run_municipality(ctx: Context, http: aiohttp.ClientSession, base_url: 
         _guard(report, "реестр получателей сертификатов", sync_registry(client, report)),
     )
     await _guard(report, "просроченные сроки", overdue(client, report), counted=False)
+    await _guard(report, "сроки постановления", decree_deadlines(client, report), counted=False)
     return report
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from gateway.context import Context
 from gateway.delivery.transport import GatewayTransport, HandlerFactory
 from gateway.features.agreements import FEATURE as AGREEMENTS
+from gateway.features.compliance import FEATURE as COMPLIANCE
 from gateway.features.epgu import FEATURE as EPGU
 from gateway.features.indicators import FEATURE as INDICATORS
 from gateway.features.operations import FEATURE as OPERATIONS
@@ -20,7 +21,7 @@ from gateway.features.registry_sync import FEATURE as REGISTRY_SYNC
 from gateway.workflow.feature import Feature
 from gateway.workflow.service import DocumentService
 
-FEATURES: tuple[Feature, ...] = (EPGU, AGREEMENTS, REGISTRY_SYNC, PUBLISHING, INDICATORS, OPERATIONS)
+FEATURES: tuple[Feature, ...] = (EPGU, AGREEMENTS, REGISTRY_SYNC, PUBLISHING, INDICATORS, OPERATIONS, COMPLIANCE)
 
 
 def build_service(ctx: Context, transport: GatewayTransport | None = None) -> DocumentService:

@@ -369,12 +369,27 @@ def _document_schemas() -> dict[str, Any]:
             "required": ["kind", "title", "municipality", "document_id", "started_on", "due", "met_on", "status",
                          "late", "source"],
             "properties": {
-                "kind": {"type": "string", "description": "A profile step, or annual_social_order"},
+                "kind": {"type": "string", "description": "A profile step, annual_social_order, or a decree deadline "
+                                                          "of the profile (plan rows, indicator_values)"},
+                "category": {"type": "string", "enum": ["document", "annual_order", "plan", "indicator_values"]},
                 "title": {"type": "string"}, "municipality": {"type": "string"},
-                "document_id": {"type": ["string", "null"], "description": "null for the annual social order"},
+                "document_id": {"type": ["string", "null"], "description": "null for the deadlines of the decree itself"},
                 "order_year": {"type": "integer", "description": "annual_social_order: the year of the order"},
-                "started_on": {"type": ["string", "null"], "format": "date"},
-                "due": {"type": "string", "format": "date", "description": "The last permissible day"},
+                "started_on": {"type": ["string", "null"], "format": "date",
+                               "description": "A document step's start; a plan row «с <date>»: its first day"},
+                "due": {"type": ["string", "null"], "format": "date",
+                        "description": "The last permissible day; null for a start («с <date>») without an end"},
+                "wording": {"type": "string", "enum": ["do", "ne_pozdnee", "bare", "s"],
+                            "description": "How the decree words the date: «до» (the day before is the last), "
+                                           "«не позднее» or a bare date (that day), «с» (a start)"},
+                "due_text": {"type": "string", "description": "The decree's words for the date, verbatim"},
+                "result": nullable_string, "met_by": {"type": "string"}, "indicator_year": {"type": "integer"},
+                "approved_on": {"type": ["string", "null"], "format": "date"},
+                "placed_on": {"type": ["string", "null"], "format": "date"},
+                "placement": {"type": "string", "description": "budget_portal, or step:<id>"},
+                "confirmation": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["on", "by", "comment"],
+                                 "properties": {"on": {"type": "string", "format": "date"}, "by": {"type": "string"},
+                                                "comment": {"type": "string"}}}]},
                 "met_on": {"type": ["string", "null"], "format": "date"},
                 "status": {"type": "string", "enum": list(STATUSES)}, "late": {"type": "boolean"},
                 "source": nullable_string,
@@ -543,6 +558,22 @@ def _core_paths() -> dict[str, Any]:
                                 "description": "Comma-separated: open, met, overdue (default open,overdue)"}],
                 "responses": {"200": {"description": "Deadlines", **_json(_ref("Deadlines"))},
                               **_problem_responses(400, 401, 403)},
+            },  # fmt: skip
+        },
+        "/api/v1/deadlines/{kind}/confirm": {
+            "post": {
+                "summary": "The authorized body confirms, with a comment, a decree deadline met outside the gateway "
+                           "(a plan row, or the placement of a paper social order); journaled, once",
+                "parameters": [{"name": "kind", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, **_json({
+                    "type": "object", "additionalProperties": False, "required": ["municipality", "comment"],
+                    "properties": {
+                        "municipality": {"type": "string"},
+                        "comment": {"type": "string", "minLength": 1, "maxLength": 1000},
+                        "date": {"type": "string", "format": "date", "description": "When it was done; default today"},
+                        "order_year": {"type": "integer", "description": "annual_social_order only: the order's year"}}})},
+                "responses": {"200": {"description": "The deadline after the confirmation", **_json(_ref("Deadline"))},
+                              **_problem_responses(403, 404, 409, 422)},
             },  # fmt: skip
         },
         "/healthz": {"get": {"summary": "Liveness", **public,

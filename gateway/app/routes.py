@@ -17,7 +17,7 @@ from gateway.documents.text import NOT_IN_LINE
 from gateway.documents.xml_form import XmlInputError, read_document
 from gateway.store.tables import documents, journal, signatures
 from gateway.workflow.app_keys import CTX, SERVICE, TRANSPORT
-from gateway.workflow.deadlines import STATUSES, list_deadlines
+from gateway.workflow.deadlines import STATUSES, confirm_deadline, list_deadlines
 from gateway.workflow.examples import example_payload
 from gateway.workflow.http import (
     JSON_TYPES,
@@ -289,6 +289,14 @@ async def get_deadlines(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     items = await list_deadlines(ctx, _service(request).profile(municipality), wanted)
     return json_response({"items": items, "municipality": municipality, "today": ctx.clock.today().isoformat()})
+
+
+@routes.post("/api/v1/deadlines/{kind}/confirm")
+async def confirm_decree_deadline(request: web.Request) -> web.Response:
+    actor = await _actor(request)
+    body = await read_json_object(request)
+    service = _service(request)
+    return json_response(await confirm_deadline(_ctx(request), service.profile, actor, request.match_info["kind"], body))
 
 
 # --------------------------------------------------------------------------- health

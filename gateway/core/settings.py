@@ -147,6 +147,11 @@ class Settings(BaseSettings):
         default=PACKAGE_DATA / "calendar" / "ru-production-calendar.yaml",
         description="The Russian production calendar (days off and working weekend days).",
     )
+    calendars_dir: Path = Field(
+        default=PACKAGE_DATA / "calendar",
+        description="Regional calendars, <id>.yaml, each extending the federal one (id ru, calendar_file) "
+        "with the region's own days off; a municipality profile's `calendar` names one.",
+    )
     pki_dir: Path | None = Field(
         default=None,
         description="Trusted roots (ca.pem) and revocation list (ca.crl); default data_dir/pki.",

@@ -242,6 +242,27 @@ class ServiceRef(Model):
         return self
 
 
+class ProgrammeKind(StrEnum):
+    """Kind of additional education programme; the decrees' scope (it. 1) leaves out pre-professional arts ones."""
+
+    general_development = "general_development"  # дополнительная общеразвивающая программа
+    pre_professional_arts = "pre_professional_arts"  # дополнительная предпрофессиональная программа в области искусств
+
+
+class ProgrammeRef(ServiceRef):
+    """A service reference that names or plans a programme, and so says which kind it is.
+
+    The kind defaults to general development: every service the decrees list is one, and
+    documents written before the field existed stay valid.
+    """
+
+    programme_kind: ProgrammeKind = Field(
+        default=ProgrammeKind.general_development,
+        description="Вид программы: general_development — дополнительная общеразвивающая; "
+        "pre_professional_arts — дополнительная предпрофессиональная в области искусств (не входит в социальный заказ)",
+    )
+
+
 class Period(Model):
     valid_from: Date
     valid_to: Date

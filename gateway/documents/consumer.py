@@ -26,6 +26,7 @@ from gateway.documents.common import (
     PaperOrigin,
     Period,
     PositiveMoney,
+    ProgrammeRef,
     ProviderRef,
     ServiceRef,
     Text,
@@ -39,7 +40,7 @@ class SourceSystem(StrEnum):
     in_person = "in_person"
 
 
-class RequestedProgramme(ServiceRef):
+class RequestedProgramme(ProgrammeRef):
     programme_name: Text
     provider: ProviderRef | None = None
 
@@ -96,7 +97,7 @@ class SocialCertificate(DocumentBase):
     paper: PaperOrigin | None = None
 
 
-class ContractProgramme(ServiceRef):
+class ContractProgramme(ProgrammeRef):
     programme_name: Text
     hours: Annotated[int, Field(gt=0, le=10000)] = Field(description="Объём программы, академических часов")
 

@@ -14,6 +14,7 @@ from gateway.documents.common import (
     Model,
     Organisation,
     PaperOrigin,
+    ProgrammeRef,
     ServiceRef,
     ShortText,
     Text,
@@ -47,7 +48,7 @@ class YearVolume(Model):
     value: Volume
 
 
-class OrderService(ServiceRef):
+class OrderService(ProgrammeRef):
     """One service line of the order with its planned volume per year."""
 
     service_name: Text

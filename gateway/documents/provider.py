@@ -18,6 +18,7 @@ from gateway.documents.common import (
     PaperOrigin,
     Period,
     PositiveMoney,
+    ProgrammeRef,
     ProviderRef,
     ServiceRef,
     ShortText,
@@ -73,7 +74,7 @@ class Licence(Model):
     registry_entry: ShortText | None = Field(default=None, description="Номер записи в реестре лицензий")
 
 
-class OfferedService(ServiceRef):
+class OfferedService(ProgrammeRef):
     programme_name: Text | None = None
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from gateway.core.working_days import FEDERAL, CalendarId
 from gateway.documents.common import LegalForm
 from gateway.documents.registry import DOCUMENT_TYPES
 from gateway.documents.service_codes import is_canonical
@@ -50,7 +51,20 @@ class Decree(_Strict):
     date: dt.date | None
     status: Literal["adopted", "draft"]
     seed_file: str | None = None
-    applies_from: dt.date | None = None
+    applies_from: dt.date | None = Field(
+        default=None,
+        description="First date a document may bear under this decree (its entry into force, or the "
+        "earlier date it applies to); null: not known, nothing is refused",
+    )
+    applies_from_source: str | None = Field(
+        default=None, description="The decree item that sets applies_from, quoted; shown to people when refusing"
+    )
+
+    @model_validator(mode="after")
+    def _sourced(self) -> Decree:
+        if self.applies_from is not None and not self.applies_from_source:
+            raise ValueError("applies_from needs applies_from_source: the decree item it comes from")
+        return self
 
 
 class Organisation(_Strict):
@@ -118,12 +132,63 @@ class Step(_Strict):
     source: str
 
 
+DueWording = Literal["do", "ne_pozdnee", "bare", "s"]
+
+
+class DueDate(_Strict):
+    """A decree's date with its words: «до» ends the day before, «не позднее» and a bare date end on
+    it, «с» is a start with no end.  ``text`` is the decree's words, verbatim."""
+
+    date: dt.date
+    wording: DueWording
+    text: str
+
+
+class AnnualDueDate(_Strict):
+    """A date repeated every year: for the order of year N, ``day``.``month`` of year N."""
+
+    month: int = Field(ge=1, le=12)
+    day: int = Field(ge=1, le=31)
+    wording: DueWording
+    text: str
+
+
+class Placement(_Strict):
+    """What counts as placing the approved order: its publication on budget.gov.ru through
+    Electronic Budget, or a step of the profile (Livny: the posting on the body's website)."""
+
+    by: Literal["budget_portal", "step"]
+    step: str | None = None
+    source: str
+
+
 class AnnualOrder(_Strict):
-    """When the social order must be approved (plan 4.1)."""
+    """When the social order must be approved and placed (plan 4.1; Livny plan 3.1)."""
 
     first_order_year: int
-    first_due_before: dt.date | None = None
-    annual: bool = Field(description="Then every year: the order for year N approved before 1 January of N")
+    first_due: DueDate | None = None
+    annual_due: AnnualDueDate | None = Field(default=None, description="Then every year; null: no annual rule")
+    placement: Placement
+    source: str
+
+
+class DecreeDeadline(_Strict):
+    """A dated duty of the decree that no single document carries: a plan row or the indicator values.
+
+    ``met_by``: what the gateway sees done (the first D3 approved, D4 concluded, D6 issued, the
+    indicator table of ``indicator_year`` approved) or ``confirmation`` by the authorized body
+    (``orgs``: only these organisations; null = any of the role).
+    """
+
+    kind: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    title: str
+    result: str | None = None
+    due: DueDate
+    met_by: Literal[
+        "registry_formed", "agreement_concluded", "certificate_issued", "indicator_table_approved", "confirmation"
+    ]
+    indicator_year: int | None = None
+    orgs: list[str] | None = None
     source: str
 
 
@@ -211,6 +276,7 @@ class Profile(_Strict):
     permissions: dict[str, dict[str, ActionRule]]
     steps: list[Step] = Field(default_factory=list)
     annual_order: AnnualOrder | None = None
+    decree_deadlines: list[DecreeDeadline] = Field(default_factory=list)
     consumer_application: ConsumerApplicationRules
     signature_required: list[str] = Field(default_factory=list)
     personal_data_roles: list[Role] = Field(default_factory=list)
@@ -221,6 +287,11 @@ class Profile(_Strict):
         "null means EPGU applications are never routed here",
     )
     agreement_signing: AgreementSigning = Field(default_factory=AgreementSigning)
+    calendar: CalendarId = Field(
+        default=FEDERAL,
+        description="Working-day calendar of the municipality's region: `ru` (federal) or a regional "
+        "calendar in GATEWAY_CALENDARS_DIR that adds the region's own days off",
+    )
     publication: Publication | None = None
     indicators: Indicators | None = None
 
@@ -266,9 +337,32 @@ class Profile(_Strict):
                 problems.append(f"programme {programme.id!r} maps to a non-canonical code")
         if self.publication is not None:
             problems += [f"publication names unknown type {d!r}" for d in self.publication.document_types if d not in types]
+        problems += self._deadline_problems(step_ids, org_ids)
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _deadline_problems(self, step_ids: set[str], org_ids: set[str]) -> list[str]:
+        problems: list[str] = []
+        placement = self.annual_order.placement if self.annual_order is not None else None
+        if placement is not None and placement.by == "step":
+            step = self.step(placement.step or "")
+            if step is None or step.document_type != "social_order":
+                problems.append(f"annual_order.placement names no social_order step ({placement.step!r})")
+        if placement is not None and placement.by == "budget_portal" and (
+            self.publication is None or "social_order" not in self.publication.document_types
+        ):
+            problems.append("annual_order.placement on the budget portal needs a publication rule for social_order")
+        kinds = [d.kind for d in self.decree_deadlines]
+        for d in self.decree_deadlines:
+            if kinds.count(d.kind) > 1 or d.kind in step_ids or d.kind == "annual_social_order":
+                problems.append(f"decree deadline kind {d.kind!r} is not unique")
+            if (d.met_by == "indicator_table_approved") != (d.indicator_year is not None) or (
+                d.indicator_year is not None and self.indicators is None
+            ):
+                problems.append(f"decree deadline {d.kind!r}: indicator_year goes with an indicator table")
+            problems += [f"decree deadline {d.kind!r} names unknown organisation {o!r}" for o in d.orgs or () if o not in org_ids]
+        return problems
 
     # --- lookups used by the rules -------------------------------------------------
     def organisation(self, org_id: str) -> Organisation | None:
@@ -282,3 +376,6 @@ class Profile(_Strict):
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+    def decree_deadline(self, kind: str) -> DecreeDeadline | None:
+        return next((d for d in self.decree_deadlines if d.kind == kind), None)

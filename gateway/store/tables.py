@@ -301,3 +301,17 @@ publication_rounds = sa.Table(
     sa.Column("archived", JSON, nullable=True),
     sa.Column("updated_at", sa.String(32), nullable=False),
 )
+
+# What the authorized body records about the decree's dated duties (gateway.workflow.milestones).
+decree_milestones = sa.Table(
+    "decree_milestones",
+    metadata,
+    sa.Column("municipality", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(60), primary_key=True),
+    sa.Column("period", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("met_on", sa.Date, nullable=False),
+    sa.Column("actor", sa.String(300), nullable=False),
+    sa.Column("comment", sa.String(1000), nullable=False),
+    sa.Column("details", JSON, nullable=False),
+    sa.Column("recorded_at", sa.String(32), nullable=False),
+)

@@ -349,7 +349,7 @@ class DocumentService:
             if step.document_type != doc_type or step.clock != clock:
                 continue
             try:
-                due = self.ctx.calendar.add_working_days(start, step.working_days)
+                due = self.ctx.calendar_for(profile).add_working_days(start, step.working_days)
             except CalendarRangeError as exc:
                 notices.append(Notice("deadline_not_computed", "", str(exc)))
                 continue

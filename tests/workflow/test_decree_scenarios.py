@@ -15,6 +15,7 @@ import pytest
 from gateway.context import Context
 from gateway.core.settings import Settings
 from tests.support.gateway import Api, error_codes, set_today
+from tests.workflow.deadline_helpers import publish_on_portal
 
 AUTH = {
     "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
@@ -192,6 +193,13 @@ EXCLUSIONS = [
     ("детская хоровая школа", {"kirovsky", "omsk"}),
     ("детская цирковая школа", {"kirovsky", "omsk"}),
     ("детская художественная школа", {"leninogorsk", "luga", "livny", "kirovsky", "omsk"}),
+    # 003 it. 6 and 004 it. 4 only; checked against the decrees' lists in test_provider_exclusions.py
+    ("детская хореографическая школа", {"kirovsky", "omsk"}),
+    ("детская театральная школа", {"kirovsky", "omsk"}),
+    ("детская школа художественных ремесел", {"kirovsky", "omsk"}),
+    # «№ 2», a patron's name, ё and quotes do not make another type (000 it. 4; 002 it. 3(2))
+    ("«Детская музыкальная школа № 2 им. П.И. Чайковского»", {"leninogorsk", "luga", "livny", "kirovsky", "omsk"}),
+    ("детская школа художественных ремёсел №1", {"kirovsky", "omsk"}),
 ]
 
 
@@ -210,6 +218,10 @@ async def test_s6_excluded_provider_types_by_special_name(api: Api, special_name
 
 
 async def test_s6_full_name_substrings_do_not_exclude(api: Api) -> None:
+    """001 it. 4 excludes organisations «со специальными наименованиями «детская музыкальная школа»», i.e.
+    that are such a school; «при детской музыкальной школе» names another organisation (a different
+    grammatical case of the words), so it does not exclude.  A full name that bears the special name
+    in its own form does (test_provider_exclusions.py)."""
     token = await api.token("luga", "Пример", "provider", "7707083893")
     payload = api.own(token, "provider_registry_application", await api.example("provider_registry_application", "luga"))
     payload["provider"]["full_name"] = "АНО «Центр при детской музыкальной школе»"
@@ -318,16 +330,22 @@ async def test_s12_annual_order_deadline_shows_overdue(api: Api) -> None:
     annual = {d["order_year"]: d for d in deadlines["items"] if d["kind"] == "annual_social_order"}
     assert annual[2025]["status"] == "overdue" and annual[2025]["due"] == "2024-12-31"
     assert annual[2026]["status"] == "open"
-    # Approve the 2026 order on 20 December 2025: that cycle is met.
+    # Approve the 2026 order on 20 December 2025: the cycle stays open until the order is also placed
+    # (plan 4.1 «утвержден и размещен»; it. 7: on the unified budget portal), on 26 December.
     set_today(api.ctx, dt.date(2025, 12, 20))
     payload = await api.example("social_order", "leninogorsk")
     assert payload["year"] == 2026
     _, accepted = await api.submit(token, "social_order", "leninogorsk", payload)
     assert (await api.act(token, accepted["id"], "approve"))[0] == 200
+    assert (await api.act(token, accepted["id"], "send"))[0] == 200
+    _, listing = await api.call("GET", "/api/v1/deadlines?municipality=leninogorsk", token)
+    cycle = next(d for d in listing["items"] if d.get("order_year") == 2026)
+    assert cycle["status"] == "open" and cycle["approved_on"] == "2025-12-20" and cycle["placed_on"] is None
+    await publish_on_portal(api, accepted["id"], dt.date(2025, 12, 26))
     set_today(api.ctx, dt.date(2026, 1, 12))
     _, met = await api.call("GET", "/api/v1/deadlines?municipality=leninogorsk&status=met", token)
     cycle = next(d for d in met["items"] if d.get("order_year") == 2026)
-    assert cycle["met_on"] == "2025-12-20" and cycle["late"] is False
+    assert cycle["met_on"] == "2025-12-26" and cycle["late"] is False
 
 
 async def test_s12_livny_has_no_annual_rule(api: Api) -> None:

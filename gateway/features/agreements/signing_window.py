@@ -15,8 +15,9 @@ provider signs it.  What comes back through the Navigator's change feed is decid
   Navigator as ``signature_rejected``); the agreement keeps waiting.
 - a **refusal** by the provider (``document_status`` ``rejected``) makes it ``refused``.
 - the **signing window** (``agreement_signing.window_working_days`` of the profile, counted
-  on the production calendar from the day of sending) is a deadline; past it the agreement
-  becomes ``expired`` and a later signature is refused with ``signing_window_expired``.
+  on the municipality's working-day calendar, regional days off included, from the day of
+  sending) is a deadline; past it the agreement becomes ``expired`` and a later signature
+  is refused with ``signing_window_expired``.
 
 Each change of the feed is applied in one transaction with its inbox key, so a page read
 twice (a restart, a dropped connection) never applies anything twice.
@@ -146,7 +147,8 @@ class AgreementSigning:
     # ------------------------------------------------------------------ window
     def window_for(self, profile: Profile, sent_on: dt.date) -> dt.date | None:
         try:
-            return self.ctx.calendar.add_working_days(sent_on, profile.agreement_signing.window_working_days)
+            calendar = self.ctx.calendar_for(profile)  # the municipality's region: both parties work there
+            return calendar.add_working_days(sent_on, profile.agreement_signing.window_working_days)
         except CalendarRangeError:
             return None
 

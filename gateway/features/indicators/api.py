@@ -1,4 +1,5 @@
-"""Feature: the KPI rows computable from the exchanged documents, ``GET /api/v1/indicators``."""
+"""Feature: the KPI rows computable from the exchanged documents, ``GET /api/v1/indicators``, and the
+authorized body's approval of a year's table, ``POST /api/v1/indicators/approve``."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.features.indicators.approval import approval, approve
 from gateway.features.indicators.table import indicators
 from gateway.workflow.app_keys import CTX, SERVICE
-from gateway.workflow.http import json_response
+from gateway.workflow.http import check_fields, json_response, read_json_object
 from gateway.workflow.params import query_int
-from gateway.workflow.problems import Problem
+from gateway.workflow.problems import FieldError, Problem
 from gateway.workflow.tokens import authenticate
 
 routes = web.RouteTableDef()
 READER_ROLES = ("authorized_body", "finance_department", "operator", "auditor")
+COMMENT_MAX = 1000
 
 
 @routes.get("/api/v1/indicators")
@@ -28,8 +31,75 @@ async def get_indicators(request: web.Request) -> web.Response:
         raise Problem(403, "action_forbidden", "Показатели доступны органам власти, оператору и аудитору")
     year = query_int(request.query, "year", 2020, 2100, ctx.clock.today().year)
     profile = request.app[SERVICE].profile(municipality)
-    return json_response(await indicators(ctx, profile, year))
+    table = await indicators(ctx, profile, year)
+    return json_response({**table, "approval": await approval(ctx, profile.id, year)})
 
+
+def _invalid(code: str, pointer: str, detail: str) -> Problem:
+    return Problem(422, code, detail, [FieldError(code, pointer, detail)])
+
+
+@routes.post("/api/v1/indicators/approve")
+async def approve_indicators(request: web.Request) -> web.Response:
+    """The authorized body approves the table of a year as computed today (the decrees' indicator values)."""
+    ctx = request.app[CTX]
+    actor = await authenticate(ctx, request.headers.get("Authorization"))
+    body = await read_json_object(request)
+    check_fields(body, ("municipality", "year", "comment"))
+    if not isinstance(body["municipality"], str):
+        raise _invalid("string_type", "/municipality", "Поле municipality — строка")
+    profile = request.app[SERVICE].profile(body["municipality"])
+    if profile.id != actor.municipality:
+        raise Problem(403, "municipality_forbidden", "Токен выдан для другого муниципалитета")
+    if actor.role.value != "authorized_body":
+        raise Problem(403, "action_forbidden", "Таблицу показателей утверждает уполномоченный орган")
+    year, today = body["year"], ctx.clock.today()
+    if not isinstance(year, int) or isinstance(year, bool) or not 2020 <= year <= today.year:
+        raise _invalid("year_invalid", "/year", f"Год — целое число от 2020 до {today.year}")
+    comment = body["comment"]
+    if not isinstance(comment, str) or not comment.strip() or len(comment) > COMMENT_MAX:
+        raise _invalid("comment_invalid", "/comment", f"Комментарий — непустая строка не длиннее {COMMENT_MAX} символов")
+    if profile.indicators is None:
+        raise Problem(409, "indicators_not_configured", "Таблица показателей муниципалитета не настроена в профиле")
+    table = await indicators(ctx, profile, year)
+    return json_response(await approve(ctx, profile, actor, table, comment.strip()))
+
+
+def _problems(*codes: int) -> dict[str, Any]:
+    return {str(c): {"description": "Problem", "content": {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}} for c in codes}  # fmt: skip
+
+
+_APPROVAL: dict[str, Any] = {
+    "type": "object", "required": ["approved_on", "approved_by", "comment", "sha256", "values"],
+    "description": "The authorized body's approval of the year's table (the decree's indicator values)",
+    "properties": {
+        "approved_on": {"type": "string", "format": "date"}, "approved_by": {"type": "string"},
+        "comment": {"type": "string"},
+        "sha256": {"type": ["string", "null"], "description": "SHA-256 of the table's items as approved"},
+        "values": {"type": "object", "additionalProperties": {"type": "integer"},
+                   "description": "The computed values approved, by row id"}},
+}  # fmt: skip
+
+_TABLE: dict[str, Any] = {
+    "type": "object", "required": ["municipality", "year", "source", "computed_on", "items", "approval"],
+    "properties": {
+        "municipality": {"type": "string"}, "year": {"type": "integer"},
+        "source": {"type": ["string", "null"], "description": "Where the decree lists the indicators"},
+        "computed_on": {"type": "string", "format": "date"},
+        "items": {"type": "array", "items": {"type": "object",
+            "required": ["id", "text", "unit", "computable", "value", "method"],
+            "properties": {
+                "id": {"type": "string", "examples": ["3.4"]},
+                "text": {"type": "string", "description": "As worded in the municipality's decree"},
+                "unit": {"type": ["string", "null"]},
+                "computable": {"type": "string", "enum": ["yes", "partial", "no"]},
+                "value": {"type": ["integer", "null"]},
+                "method": {"type": "string", "description": "How it was computed, or why it is not"},
+                "denominator": {"type": "integer"},
+                "unknown_legal_form": {"type": "integer"}}}},
+        "approval": {"oneOf": [_APPROVAL, {"type": "null"}]}},
+}  # fmt: skip
 
 openapi_paths: dict[str, Any] = {
     "/api/v1/indicators": {
@@ -41,25 +111,24 @@ openapi_paths: dict[str, Any] = {
                  "description": "Default: the current year"},
             ],
             "responses": {
-                "200": {"description": "Indicator rows", "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["municipality", "year", "source", "computed_on", "items"],
-                    "properties": {
-                        "municipality": {"type": "string"}, "year": {"type": "integer"},
-                        "source": {"type": ["string", "null"], "description": "Where the decree lists the indicators"},
-                        "computed_on": {"type": "string", "format": "date"},
-                        "items": {"type": "array", "items": {"type": "object",
-                            "required": ["id", "text", "unit", "computable", "value", "method"],
-                            "properties": {
-                                "id": {"type": "string", "examples": ["3.4"]},
-                                "text": {"type": "string", "description": "As worded in the municipality's decree"},
-                                "unit": {"type": ["string", "null"]},
-                                "computable": {"type": "string", "enum": ["yes", "partial", "no"]},
-                                "value": {"type": ["integer", "null"]},
-                                "method": {"type": "string", "description": "How it was computed, or why it is not"},
-                                "denominator": {"type": "integer"},
-                                "unknown_legal_form": {"type": "integer"}}}}}}}}},
-                **{str(c): {"description": "Problem", "content": {"application/problem+json": {
-                    "schema": {"$ref": "#/components/schemas/Problem"}}}} for c in (400, 401, 403, 404)},
+                "200": {"description": "Indicator rows", "content": {"application/json": {"schema": _TABLE}}},
+                **_problems(400, 401, 403, 404),
+            },
+        },  # fmt: skip
+    },
+    "/api/v1/indicators/approve": {
+        "post": {
+            "summary": "The authorized body approves the indicator table of a year as computed today (journaled, once a year)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": False, "required": ["municipality", "year", "comment"],
+                "properties": {
+                    "municipality": {"type": "string"},
+                    "year": {"type": "integer", "minimum": 2020, "description": "Not after the current year"},
+                    "comment": {"type": "string", "minLength": 1, "maxLength": 1000,
+                                "description": "E.g. the act that set the values"}}}}}},
+            "responses": {
+                "200": {"description": "The table with its approval", "content": {"application/json": {"schema": _TABLE}}},
+                **_problems(400, 401, 403, 404, 409, 422),
             },
         },  # fmt: skip
     },

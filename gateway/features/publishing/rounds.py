@@ -105,7 +105,7 @@ async def _open_deadline(ctx: Context, conn: AsyncConnection, document_id: str, 
     if exists:
         return  # a corrected version does not restart the clock
     try:
-        due = ctx.calendar.add_working_days(start, rule.working_days)
+        due = ctx.calendar_for(profile).add_working_days(start, rule.working_days)
     except CalendarRangeError as exc:
         log.warning("publication deadline not computed document=%s: %s", document_id, type(exc).__name__)
         await journal.append(

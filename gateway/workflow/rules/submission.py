@@ -9,7 +9,6 @@ nothing is stored) and notices (returned with the 202 answer).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +24,8 @@ from gateway.documents.text import CODE as CHARACTER_NOT_ALLOWED
 from gateway.documents.text import unsafe_text
 from gateway.documents.walk import escape, iter_parts
 from gateway.municipalities.profile import Profile
+from gateway.workflow.rules.programme_scope import direction_violation, scope_violations
+from gateway.workflow.rules.provider_types import excluded_category
 from gateway.workflow.rules.violations import Notice, Violation
 
 # Which link field of which type points to which document type (D1 → D2, D3 → D4, D5 → D6 → D7).
@@ -119,8 +120,10 @@ def check_submission(
     result = CheckResult()
     if doc.date > today:
         result.refuse("date_in_future", "/date", "Дата документа не может быть позже сегодняшней")
+    _check_decree_in_force(doc, profile, result)
     _check_paper(doc_type, doc, profile, result)
     _check_services(doc, profile, result)
+    _check_programme_scope(doc, result)
     _check_links(doc_type, doc, links, result)
     specific = _SPECIFIC.get(type(doc))
     if specific is not None:
@@ -129,6 +132,24 @@ def check_submission(
         if doc_type in warning.document_types and (not warning.on_paper or getattr(doc, "paper", None) is not None):
             result.notice(warning.code, "", warning.detail)
     return result
+
+
+def _check_decree_in_force(doc: DocumentBase, profile: Profile, result: CheckResult) -> None:
+    """No electronic document dated before the decree applies (``decree.applies_from``).
+
+    A paper-origin one records what already happened on paper, so it is registered with a notice.
+    """
+    decree = profile.decree
+    if decree.applies_from is None or doc.date >= decree.applies_from:
+        return
+    detail = (
+        f"Документ датирован {doc.date:%d.%m.%Y}, раньше, чем применяется постановление муниципалитета "
+        f"(с {decree.applies_from:%d.%m.%Y}; {decree.applies_from_source})"
+    )
+    if getattr(doc, "paper", None) is None:
+        result.refuse("document_before_decree", "/date", detail)
+    else:
+        result.notice("paper_document_before_decree", "/date", f"{detail}; бумажный документ зарегистрирован")
 
 
 def _check_paper(doc_type: str, doc: DocumentBase, profile: Profile, result: CheckResult) -> None:
@@ -187,6 +208,11 @@ def _check_services(doc: DocumentBase, profile: Profile, result: CheckResult) ->
                 )
 
 
+def _check_programme_scope(doc: DocumentBase, result: CheckResult) -> None:
+    """No pre-professional arts programme in any document of the exchange (it. 1 of every decree)."""
+    result.violations.extend(scope_violations(doc))
+
+
 def _check_links(
     doc_type: str, doc: DocumentBase, links: Mapping[str, LinkResolution], result: CheckResult
 ) -> None:
@@ -211,15 +237,6 @@ def _check_links(
             )
 
 
-_SPECIAL_NAME_JUNK = re.compile(r"[«»\"'“”„]")
-
-
-def special_name_key(name: str) -> str:
-    """Compare special names by meaning: case, ё/е, quotes and spacing do not matter."""
-    text = _SPECIAL_NAME_JUNK.sub("", name).casefold().replace("ё", "е")
-    return " ".join(text.split())
-
-
 def _social_order(doc: Any, profile: Profile, today: dt.date, links: Any, result: CheckResult) -> None:
     assert isinstance(doc, SocialOrder)
     for i, year in enumerate(doc.planning_years):
@@ -238,6 +255,9 @@ def _social_order(doc: Any, profile: Profile, today: dt.date, links: Any, result
                     f"/services/{i}/volumes/{j}/year",
                     "Объём указан на год вне очередного года и планового периода заказа",
                 )
+    scope = direction_violation(doc.direction)
+    if scope is not None:
+        result.violations.append(scope)
     seen: dict[tuple[str | None, str | None], int] = {}
     for i, service in enumerate(doc.services):
         key = (service.service_code, service.programme_id)
@@ -267,18 +287,30 @@ def _execution_report(
 def _registry_application(
     doc: Any, profile: Profile, today: dt.date, links: Any, result: CheckResult
 ) -> None:
-    """Excluded provider types by special name [6]; licence needed for inclusion [7]."""
+    """Excluded provider types by special name or by the name itself [6]; licence needed for inclusion [7].
+
+    The optional ``special_name`` is what the provider says of itself; its full and short
+    names are what it is registered under, so an excluded type there refuses the application
+    even when ``special_name`` is empty or says otherwise.
+    """
     assert isinstance(doc, ProviderRegistryApplication)
-    special = doc.provider.special_name
-    if special is not None:
-        excluded = {special_name_key(n) for n in profile.excluded_special_names}
-        if special_name_key(special) in excluded:
+    categories = profile.excluded_special_names
+    provider = doc.provider
+    for field_name, code, label in (
+        ("special_name", "provider_type_excluded", "Специальное наименование организации"),
+        ("full_name", "provider_type_excluded_by_name", "Полное наименование организации"),
+        ("short_name", "provider_type_excluded_by_name", "Сокращённое наименование организации"),
+    ):
+        category = excluded_category(getattr(provider, field_name), categories)
+        if category is not None:
             result.refuse(
-                "provider_type_excluded",
-                "/provider/special_name",
-                f"Организации со специальным наименованием «{special}» исключены из отбора исполнителей "
-                "постановлением муниципалитета",
+                code,
+                f"/provider/{field_name}",
+                f"{label} содержит специальное наименование «{category}»: образовательные организации "
+                "дополнительного образования детей с таким специальным наименованием исключены из отбора "
+                "исполнителей услуг постановлением муниципалитета",
             )
+            break
     if doc.licence is None:
         result.notice(
             "licence_missing", "/licence",

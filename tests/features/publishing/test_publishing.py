@@ -97,13 +97,15 @@ async def test_correction_is_refused_unless_returned_and_by_the_approving_body(a
 
 
 async def test_a_returned_order_stays_the_approved_order_of_its_year(api: Api) -> None:
-    """The annual deadline (scenario 12) stays met while Electronic Budget has the order back for correction."""
+    """The annual deadline (scenario 12) keeps the order's approval while Electronic Budget has it back for
+    correction; the cycle is met only once the order is also placed on the portal (000 plan 4.1)."""
     token, doc_id = await sent_order(api, "leninogorsk")
     async with api.ctx.db.write() as conn:
         assert await transition(conn, doc_id, allowed_from=("sent",), to="returned", event="returned_for_correction",
                                 actor="test", municipality="leninogorsk", details={})  # fmt: skip
-    _, met = await api.call("GET", "/api/v1/deadlines?municipality=leninogorsk&status=met", token)
-    assert [d["order_year"] for d in met["items"] if d["kind"] == "annual_social_order"] == [2027]
+    _, listing = await api.call("GET", "/api/v1/deadlines?municipality=leninogorsk&status=open,met", token)
+    (cycle,) = [d for d in listing["items"] if d["kind"] == "annual_social_order" and d["order_year"] == 2027]
+    assert cycle["approved_on"] == "2026-11-23" and cycle["placed_on"] is None and cycle["status"] == "open"
 
 
 def test_profile_publication_rule_names_known_document_types(tmp_path: Path) -> None:
