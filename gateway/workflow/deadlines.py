@@ -18,20 +18,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.context import Context
 from gateway.documents.common import DOCUMENT_DATE_MIN, DateError, parse_date
 from gateway.documents.status import LIVE_STATUSES, DocumentStatus
 from gateway.municipalities import Profile, Role
-from gateway.store.retry import DatabaseBusy, RetryPolicy, with_retry
 from gateway.store.tables import deadlines, documents, journal, publication_rounds
 from gateway.workflow import decree_deadlines as rules
 from gateway.workflow import milestones
 from gateway.workflow.decree_deadlines import ANNUAL_KIND, STATUSES, OrderFacts, classify
 from gateway.workflow.http import check_fields
-from gateway.workflow.problems import FieldError, Problem, database_unavailable
+from gateway.workflow.problems import FieldError, Problem
 from gateway.workflow.rules.actions import Actor, permitted
 
 __all__ = ["STATUSES", "classify", "confirm_deadline", "list_deadlines", "step_deadline"]
@@ -260,19 +258,10 @@ async def confirm_deadline(
         _check_plan_row(profile, actor, kind, body, on)
         period = milestones.PLAN_ROW
 
-    async def write() -> None:
-        async with ctx.db.write() as conn:
-            await milestones.record(
-                conn, municipality=profile.id, kind=kind, period=period, on=on, actor=actor.label, comment=comment,
-                event=CONFIRMED_EVENT,
-            )  # fmt: skip
-
-    db = ctx.settings.database
-    try:
-        await with_retry(write, RetryPolicy(db.retry_attempts, db.retry_base_s, db.retry_max_s, db.retry_after_s))
-    except IntegrityError:
-        raise Problem(409, "deadline_already_met", "Этот срок уже подтверждён") from None
-    except DatabaseBusy as busy:
-        raise database_unavailable(busy.retry_after_s) from None
+    await milestones.record_once(
+        ctx, Problem(409, "deadline_already_met", "Этот срок уже подтверждён"),
+        municipality=profile.id, kind=kind, period=period, on=on, actor=actor.label, comment=comment,
+        event=CONFIRMED_EVENT,
+    )  # fmt: skip
     items = await list_deadlines(ctx, profile, STATUSES)
     return next(i for i in items if i["kind"] == kind and i.get("order_year", period) == period)

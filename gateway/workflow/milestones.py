@@ -14,11 +14,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.context import Context
 from gateway.store import journal
+from gateway.store.retry import DatabaseBusy, RetryPolicy, with_retry
 from gateway.store.tables import decree_milestones
 from gateway.workflow.decree_deadlines import Confirmation
+from gateway.workflow.problems import Problem, database_unavailable
 
 INDICATOR_TABLE = "indicator_table"
 PLAN_ROW = 0  # the period of a plan row: it happens once
@@ -66,3 +70,22 @@ async def record(
         conn, event=event, actor=actor, municipality=municipality,
         details={"kind": kind, "period": period, "date": on.isoformat(), "comment": comment, **(details or {})},
     )  # fmt: skip
+
+
+async def record_once(ctx: Context, already: Problem, **fields: Any) -> None:
+    """:func:`record` in its own write, retried on transient errors; ``already`` (a 409) when it exists.
+
+    A transient error that outlasts the retries is the 503 ``database_unavailable``.
+    """
+
+    async def write() -> None:
+        async with ctx.db.write() as conn:
+            await record(conn, **fields)
+
+    db = ctx.settings.database
+    try:
+        await with_retry(write, RetryPolicy(db.retry_attempts, db.retry_base_s, db.retry_max_s, db.retry_after_s))
+    except IntegrityError:
+        raise already from None
+    except DatabaseBusy as busy:
+        raise database_unavailable(busy.retry_after_s) from None

@@ -9,8 +9,7 @@ import pytest
 
 from gateway.core.settings import Settings
 from gateway.municipalities import ProfileError, load_profiles
-
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
+from tests.support.decrees import SEEDS
 
 
 def decree_text(seed_file: str | None) -> str:

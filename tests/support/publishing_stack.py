@@ -27,16 +27,14 @@ from gateway.delivery.transport import GatewayTransport
 from gateway.features.publishing import api as publishing_api
 from gateway.workflow.feature import Runtime
 from signing.test_pki import TestPKI
+from tests.support.decrees import AUTHORITY
 from tests.support.gateway import DEFAULT_NOW, Api, install_pki, pg_database
 
 AMQP = os.environ.get("GATEWAY_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 EMULATORS = ("electronic_budget", "budget_portal")
 WAIT_S = 30
 # The organisation of each municipality whose users approve and sign the social order.
-BODY_ORG = {
-    "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
-    "kirovsky": "administration", "omsk": "education_department",
-}  # fmt: skip
+BODY_ORG = AUTHORITY
 # Kirovsky's programmes need a mapping to a registry code before its order can be published
 # (scenario 15); the e2e run configures one in a copy of the profiles.
 KIROVSKY_CODES = {"366": "804200О.99.0.ББ52АЕ76000", "23957": "804200О.99.0.ББ52АЕ77000", "2294": "804200О.99.0.ББ52АЕ76000"}

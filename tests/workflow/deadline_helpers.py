@@ -17,12 +17,10 @@ from adapters.budget_portal.mapping import Publication
 from adapters.electronic_budget.mapping import ProcessingStatus
 from gateway.features.publishing.tracker import Tracker
 from gateway.store.tables import deliveries
+from tests.support.decrees import AUTHORITY
 from tests.support.gateway import Api
 
-AUTH = {
-    "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
-    "kirovsky": "administration", "omsk": "education_department",
-}  # fmt: skip
+AUTH = AUTHORITY
 
 
 class _Published:

@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from gateway.documents.registry import DOCUMENT_TYPES
+from tests.support.decrees import AUTHORITY
 from tests.support.gateway import Api, error_codes, error_pointers
 
 MUNICIPALITIES = ["leninogorsk", "luga", "livny", "kirovsky", "omsk"]
@@ -23,10 +24,7 @@ CREATOR = {
     "social_certificate": ("authorized_body", None),
     "service_contract": ("provider", "570000000129"),
 }
-AUTHORIZED_ORG = {
-    "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
-    "kirovsky": "administration", "omsk": "education_department",
-}  # fmt: skip
+AUTHORIZED_ORG = AUTHORITY
 
 
 async def creator_token(api: Api, doc_type: str, municipality: str) -> str:

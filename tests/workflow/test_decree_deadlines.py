@@ -22,10 +22,10 @@ from gateway.core.settings import Settings
 from gateway.municipalities import load_profiles
 from gateway.store.tables import journal
 from gateway.workflow.decree_deadlines import classify, last_day
+from tests.support.decrees import SEEDS
 from tests.support.gateway import Api, error_codes, set_today
 from tests.workflow.deadline_helpers import AUTH, body_token, deadlines, publish_on_portal
 
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 PROFILES = load_profiles(Settings().municipalities_dir)
 MONTHS = {"января": 1, "февраля": 2, "марта": 3, "апреля": 4, "мая": 5, "июня": 6, "июля": 7, "августа": 8,
           "сентября": 9, "октября": 10, "ноября": 11, "декабря": 12}  # fmt: skip

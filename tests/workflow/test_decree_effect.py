@@ -18,14 +18,11 @@ import pytest
 
 from gateway.core.settings import Settings
 from gateway.municipalities import ProfileError, load_profiles
+from tests.support.decrees import AUTHORITY, SEEDS
 from tests.support.gateway import Api, error_codes, set_today
 
-SEEDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "seeds"
 PROFILES = load_profiles(Settings().municipalities_dir)
-AUTH = {
-    "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
-    "kirovsky": "administration", "omsk": "education_department",
-}  # fmt: skip
+AUTH = AUTHORITY
 
 # municipality, first date a document may bear, the item the refusal cites
 IN_FORCE = [

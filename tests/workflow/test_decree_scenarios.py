@@ -14,13 +14,11 @@ import pytest
 
 from gateway.context import Context
 from gateway.core.settings import Settings
+from tests.support.decrees import AUTHORITY
 from tests.support.gateway import Api, error_codes, set_today
 from tests.workflow.deadline_helpers import publish_on_portal
 
-AUTH = {
-    "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
-    "kirovsky": "administration", "omsk": "education_department",
-}  # fmt: skip
+AUTH = AUTHORITY
 ALL = list(AUTH)
 
 

@@ -11,7 +11,6 @@ of the pre-professional arts kind is refused, as is one whose name says it is on
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,14 +22,11 @@ from gateway.documents.order import DIRECTION, OrderService
 from gateway.documents.provider import OfferedService
 from gateway.municipalities import load_profiles
 from gateway.workflow.rules.programme_scope import names_pre_professional_arts
+from tests.support.decrees import AUTHORITY, SEEDS
 from tests.support.gateway import Api, error_codes, error_pointers
 
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 PROFILES = load_profiles(Settings().municipalities_dir)
-AUTH = {
-    "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
-    "kirovsky": "administration", "omsk": "education_department",
-}  # fmt: skip
+AUTH = AUTHORITY
 ALL = list(AUTH)
 IT1 = {"leninogorsk": "000 it. 1", "luga": "001 it. 1", "livny": "002 it. 1", "kirovsky": "003 it. 1", "omsk": "004 it. 1"}
 PRE_PROFESSIONAL = "Реализация дополнительных предпрофессиональных программ в области искусств"

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 
 import pytest
 
 from gateway.core.settings import Settings
 from gateway.municipalities import load_profiles
+from tests.support.decrees import AUTHORITY, SEEDS
 from tests.support.gateway import Api, set_today
 
-SEEDS = Path(__file__).resolve().parents[2] / ".." / "shared" / "seeds"
 PROFILES = load_profiles(Settings().municipalities_dir)
-AUTH = {
-    "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
-    "kirovsky": "administration", "omsk": "education_department",
-}  # fmt: skip
+AUTH = AUTHORITY
 
 # code -> the decree items it rests on, per municipality
 EXPECTED = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,9 @@ from hypothesis import strategies as st
 from gateway.core.settings import Settings
 from gateway.municipalities import load_profiles
 from gateway.workflow.rules.provider_types import excluded_category, name_words, normalise_name
+from tests.support.decrees import SEEDS
 from tests.support.gateway import Api, error_codes, error_pointers
 
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 PROFILES = load_profiles(Settings().municipalities_dir)
 ALL = ["leninogorsk", "luga", "livny", "kirovsky", "omsk"]
 CATEGORIES = sorted({c for p in PROFILES.values() for c in p.excluded_special_names})

@@ -17,14 +17,12 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from gateway.context import Context
 from gateway.municipalities import Profile
-from gateway.store.retry import DatabaseBusy, RetryPolicy, with_retry
 from gateway.store.tables import decree_milestones
 from gateway.workflow import milestones
-from gateway.workflow.problems import Problem, database_unavailable
+from gateway.workflow.problems import Problem
 from gateway.workflow.rules.actions import Actor
 
 EVENT = "indicator_table_approved"
@@ -56,20 +54,11 @@ async def approve(ctx: Context, profile: Profile, actor: Actor, table: dict[str,
     values = {row["id"]: row["value"] for row in table["items"] if row["value"] is not None}
     details = {"year": table["year"], "values": values, "sha256": digest(table["items"])}
 
-    async def write() -> None:
-        async with ctx.db.write() as conn:
-            await milestones.record(
-                conn, municipality=profile.id, kind=milestones.INDICATOR_TABLE, period=table["year"],
-                on=ctx.clock.today(), actor=actor.label, comment=comment, event=EVENT, details=details,
-            )  # fmt: skip
-
-    db = ctx.settings.database
-    try:
-        await with_retry(write, RetryPolicy(db.retry_attempts, db.retry_base_s, db.retry_max_s, db.retry_after_s))
-    except IntegrityError:
-        raise Problem(409, "indicator_table_already_approved", "Таблица показателей за этот год уже утверждена") from None
-    except DatabaseBusy as busy:
-        raise database_unavailable(busy.retry_after_s) from None
+    await milestones.record_once(
+        ctx, Problem(409, "indicator_table_already_approved", "Таблица показателей за этот год уже утверждена"),
+        municipality=profile.id, kind=milestones.INDICATOR_TABLE, period=table["year"], on=ctx.clock.today(),
+        actor=actor.label, comment=comment, event=EVENT, details=details,
+    )  # fmt: skip
     approved = await approval(ctx, profile.id, table["year"])
     assert approved is not None
     return {**table, "approval": approved}

@@ -25,14 +25,12 @@ from gateway.features.compliance.api import check_at_start
 from gateway.features.compliance.loader import COMPLIANCE_DIR, read_matrix
 from gateway.municipalities import load_profiles
 from gateway.workflow.problems import CONTENT_TYPE as PROBLEM
+from tests.support.decrees import AUTHORITY
 from tests.support.gateway import DEFAULT_NOW, Api, install_pki, make_settings
 
 REPO = Path(__file__).resolve().parents[3]
 MUNICIPALITIES = sorted(load_profiles(Settings().municipalities_dir))
-BODIES = {
-    "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
-    "kirovsky": "administration", "omsk": "education_department",
-}  # fmt: skip
+BODIES = AUTHORITY
 PATH = "/api/v1/municipalities/{id}/compliance"
 
 

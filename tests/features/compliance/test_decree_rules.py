@@ -18,12 +18,10 @@ from gateway.documents.registry import DOCUMENT_TYPES
 from gateway.municipalities import load_profiles
 from gateway.workflow.rules.signatures import QUALIFIED_POLICIES, PartyIdentity, SignerFacts, check_signer
 from gateway.workflow.rules.submission import check_submission
+from tests.support.decrees import AUTHORITY
 from tests.support.gateway import Api, error_codes
 
-AUTH = {
-    "leninogorsk": "executive_committee", "luga": "administration", "livny": "administration",
-    "kirovsky": "administration", "omsk": "education_department",
-}  # fmt: skip
+AUTH = AUTHORITY
 ALL = list(AUTH)
 PROVIDER_INN = "7707083893"
 #: Where each document goes: D1, D2 to Electronic Budget (budget portal); D3–D7 to the Navigator

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from gateway.core.settings import Settings
 from gateway.features.indicators.table import Facts, compute
 from gateway.municipalities import Profile, load_profiles
+from tests.support.decrees import SEEDS
 
-SEEDS = Path(__file__).resolve().parents[3] / ".." / "shared" / "seeds"
 PROFILES = load_profiles(Settings().municipalities_dir)
 COLUMNS = 7  # № п/п | Цель | Тип индикатора | Индикатор | Базовая величина | Целевой ориентир | Ответственный
 
