@@ -97,6 +97,9 @@ async def issue_certificate(service: DocumentService, actor: Actor, application_
     today = service.ctx.clock.today()
     p = app["payload"]
     org = profile.organisation(actor.org)
+    # The certificate is issued in the name of the authorized body, also when a body acting
+    # for it (an опорный центр, an МКУ) forms it.
+    issuer = profile.organisation(org.acts_for) if org is not None and org.acts_for else org
     programme = p.get("programme") or {}
     payload = {
         "number": req.number or _number("СС-", app["number"], 32),
@@ -108,7 +111,7 @@ async def issue_certificate(service: DocumentService, actor: Actor, application_
         "period": (req.period.model_dump(mode="json") if req.period
                    else {"valid_from": today.isoformat(), "valid_to": dt.date(today.year, 12, 31).isoformat()}),
         "services": [{k: programme[k] for k in ("service_code", "programme_id") if programme.get(k)}],
-        "issuing_bodies": [{"name": org.name if org else actor.org}],
+        "issuing_bodies": [{"name": issuer.name if issuer else actor.org}],
     }  # fmt: skip
     accepted = await service.submit(actor, Submission("social_certificate", app["municipality"], payload))
     doc_id = accepted.body["id"]

@@ -82,6 +82,19 @@ async def test_combined_application_to_certificate_and_contract(epgu_stack: Stac
     assert events.count("epgu_status_queued") == 3 and events.count("epgu_status_delivered") == 3
 
 
+async def test_a_certificate_formed_by_a_body_acting_for_the_authority_is_issued_in_its_name(epgu_stack: Stack) -> None:
+    """001 plan 5.3: Luga's Муниципальный опорный центр forms certificates for the administration (it. 2)."""
+    stack = await epgu_stack()
+    app_id, _ = await _application(stack, "luga")
+    centre = await stack.api.token("luga", "support_centre", "authorized_body")
+    status, issued = await stack.api.call("POST", f"/api/v1/applications/{app_id}/issue-certificate", centre,
+                                          json={"nominal": "30000.00"})  # fmt: skip
+    assert status == 201, issued
+    authority = stack.api.ctx.profiles["luga"].organisation("administration")
+    assert authority is not None
+    assert [b["name"] for b in issued["certificate"]["payload"]["issuing_bodies"]] == [authority.name]
+
+
 async def test_enrolment_only_application_uses_a_certificate_from_the_register(epgu_stack: Stack) -> None:
     """Livny's D5 asks for no certificate: none is issued on it; the child's certificate in the register is used."""
     stack = await epgu_stack()
