@@ -53,40 +53,34 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _expiry(value: str | None, now: dt.datetime, zone: str) -> dt.datetime | None:
     """``--expires``: a date (the token works through that day in the gateway's zone) or a number of days."""
+    from gateway.workflow.params import strict_int
+    from gateway.workflow.problems import Problem
+
     if value is None:
         return None
-    if value.isascii() and value.isdigit():
-        return now + dt.timedelta(days=int(value))
+    days = strict_int(value)
+    if days is not None:
+        return now + dt.timedelta(days=days)
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"--expires: ожидается дата ГГГГ-ММ-ДД или число дней, получено «{value}»") from None
+        raise Problem(422, "expiry_invalid", "--expires: ожидается дата ГГГГ-ММ-ДД или число дней") from None
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=ZoneInfo(zone))
 
 
 def _tokens_issue(args: argparse.Namespace) -> int:
     from gateway.workflow import tokens
-    from gateway.workflow.problems import Problem
 
     async def go(ctx: Context) -> int:
-        try:
-            expires = _expiry(args.expires, ctx.clock.now(), ctx.settings.timezone)
-            token = await tokens.issue(
-                ctx, args.municipality, args.org, Role(args.role), inn=args.inn, ogrn=args.ogrn, expires_at=expires
-            )
-        except ValueError as exc:
-            print(f"Токен не выдан: {exc}", file=sys.stderr)
-            return 2
-        except Problem as problem:
-            print(f"Токен не выдан: {problem.detail} [{problem.code}]", file=sys.stderr)
-            return 2
-        listed = {t.id: t for t in await tokens.list_tokens(ctx, args.municipality)}
-        info = listed.get(token.split("_")[1])
-        holder = f"ИНН {args.inn}" if args.inn else f"организация «{info.org if info else args.org}»"
-        until = f", действует до {info.expires_at}" if info else ""
-        print(f"Токен выдан: муниципалитет {args.municipality}, {holder}, роль {args.role}{until}.")
+        expires = _expiry(args.expires, ctx.clock.now(), ctx.settings.timezone)
+        issued = await tokens.issue_token(
+            ctx, args.municipality, args.org, Role(args.role), inn=args.inn, ogrn=args.ogrn, expires_at=expires
+        )
+        holder = f"ИНН {issued.holder.inn}" if issued.holder.inn else f"организация «{issued.holder.org}»"
+        print(f"Токен выдан: муниципалитет {args.municipality}, {holder}, роль {args.role}, "
+              f"действует до {issued.expires_at}.")  # fmt: skip
         print("Сохраните его: повторно он не показывается.")
-        print(token)
+        print(issued.token)
         return 0
 
     return _run(go)

@@ -109,7 +109,17 @@ def _holder_still_valid(profile: Profile | None, row: Mapping[str, Any]) -> bool
     return True
 
 
-async def issue(
+@dataclass(frozen=True)
+class Issued:
+    """A token just issued: shown once, with whom and until when it names."""
+
+    token: str
+    id: str
+    holder: Holder
+    expires_at: str
+
+
+async def issue_token(
     ctx: Context,
     municipality: str,
     org: str,
@@ -117,8 +127,8 @@ async def issue(
     inn: str | None = None,
     ogrn: str | None = None,
     expires_at: dt.datetime | None = None,
-) -> str:
-    """Create a token and return it; the caller shows it once, it is never stored in clear.
+) -> Issued:
+    """Create a token; the caller shows it once, it is never stored in clear.
 
     Refuses (422) an organisation or role the profile lacks and an expiry not in the future;
     without ``expires_at`` the token lives ``settings.tokens.lifetime_days``.
@@ -134,20 +144,33 @@ async def issue(
         raise _invalid("/expires", "expiry_not_in_future", "Срок действия токена должен окончиться в будущем")
     token_id = secrets.token_hex(6)
     token = f"gw_{token_id}_{secrets.token_urlsafe(32)}"
+    expires = utc_stamp(expires_at)
     async with ctx.db.write() as conn:
         await conn.execute(
             tokens.insert().values(
                 id=token_id, token_hash=_hash(token), municipality=municipality, org=holder.org,
-                role=role.value, inn=holder.inn, ogrn=holder.ogrn, created_at=utc_stamp(now),
-                expires_at=utc_stamp(expires_at),
+                role=role.value, inn=holder.inn, ogrn=holder.ogrn, created_at=utc_stamp(now), expires_at=expires,
             )
         )  # fmt: skip
         await append(
             conn, event="token_issued", actor="cli", municipality=municipality, at=utc_stamp(now),
             details={"token_id": token_id, "org": holder.org, "role": role.value, "inn": holder.inn,
-                     "expires_at": utc_stamp(expires_at)},
+                     "expires_at": expires},
         )  # fmt: skip
-    return token
+    return Issued(token=token, id=token_id, holder=holder, expires_at=expires)
+
+
+async def issue(
+    ctx: Context,
+    municipality: str,
+    org: str,
+    role: Role,
+    inn: str | None = None,
+    ogrn: str | None = None,
+    expires_at: dt.datetime | None = None,
+) -> str:
+    """:func:`issue_token`, only the token."""
+    return (await issue_token(ctx, municipality, org, role, inn, ogrn, expires_at)).token
 
 
 _BY_HASH = sa.select(tokens).where(tokens.c.token_hash == sa.bindparam("token_hash"))

@@ -215,6 +215,9 @@ def test_cli_refuses_what_the_profile_lacks_and_lists_tokens(tmp_path: Path) -> 
     bad = run_cli("tokens", "issue", "--municipality", "livny", "--org", "nosuchorg", "--role", "authorized_body", env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "нет такой организации" in bad.stderr and "organisation_unknown" in bad.stderr
+    nonsense = run_cli("tokens", "issue", "--municipality", "livny", "--org", "administration",
+                       "--role", "authorized_body", "--expires", "²", env=env)  # fmt: skip
+    assert nonsense.returncode == 2 and "expiry_invalid" in nonsense.stderr and "Traceback" not in nonsense.stderr
     finance = run_cli("tokens", "issue", "--municipality", "livny", "--org", "finance_department",
                       "--role", "authorized_body", env=env)  # fmt: skip
     assert finance.returncode == 2 and "role_not_held" in finance.stderr
