@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -22,6 +22,8 @@ from gateway.municipalities import Profile
 
 COMPLIANCE_DIR = PACKAGE_DATA / "compliance"
 GATEWAY_FILE = "_gateway.yaml"
+
+M = TypeVar("M", Matrix, GatewayChecks)
 
 
 class ComplianceError(Exception):
@@ -48,27 +50,24 @@ def _invalid(path: Path, raw: Any, exc: ValidationError) -> ComplianceError:
 
 
 @lru_cache(maxsize=64)
-def _matrix(path: str, mtime_ns: int, size: int) -> Matrix:
+def _validated(model: type[M], path: str, mtime_ns: int, size: int) -> M:
+    """``path`` as ``model``, parsed once per version of the file on disk."""
     raw = _yaml(Path(path))
     try:
-        return Matrix.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise _invalid(Path(path), raw, exc) from None
 
 
-@lru_cache(maxsize=8)
-def _gateway_checks(path: str, mtime_ns: int, size: int) -> GatewayChecks:
-    raw = _yaml(Path(path))
-    try:
-        return GatewayChecks.model_validate(raw)
-    except ValidationError as exc:
-        raise _invalid(Path(path), raw, exc) from None
+def _read(model: type[M], path: Path) -> M:
+    stat = path.stat()
+    found: M = _validated(model, str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return found
 
 
 def read_matrix(path: Path) -> Matrix:
     """The validated matrix in ``path`` (its references not yet checked against a profile)."""
-    stat = path.stat()
-    return _matrix(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return _read(Matrix, path)
 
 
 def gateway_checks(directory: Path = COMPLIANCE_DIR) -> GatewayChecks:
@@ -76,8 +75,7 @@ def gateway_checks(directory: Path = COMPLIANCE_DIR) -> GatewayChecks:
     path = directory / GATEWAY_FILE
     if not path.exists():
         return GatewayChecks(checks=[])
-    stat = path.stat()
-    return _gateway_checks(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return _read(GatewayChecks, path)
 
 
 def reference_problems(matrix: Matrix, profile: Profile) -> list[str]:
