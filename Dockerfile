@@ -1,5 +1,8 @@
 # The gateway image: Python 3.11 on Debian with OpenSSL's GOST engine.
 # Used by docker-compose.yml for `gateway serve`, `gateway worker` and `gateway emulators`.
+# The default command serves the gateway alone: no emulators and no test PKI are started
+# (GATEWAY_RUN_EMULATORS=false); it refuses to start until the state systems' addresses,
+# keys and trust are configured, and says which are missing.
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
@@ -19,6 +22,7 @@ RUN useradd --system --uid 10001 --home /var/lib/gateway gateway \
  && mkdir -p /var/lib/gateway && chown gateway /var/lib/gateway
 USER gateway
 ENV GATEWAY_DATA_DIR=/var/lib/gateway \
+    GATEWAY_RUN_EMULATORS=false \
     GATEWAY_HOST=0.0.0.0 \
     GATEWAY_PORT=8080
 EXPOSE 8080
