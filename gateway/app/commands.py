@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -76,10 +77,16 @@ def _tokens_issue(args: argparse.Namespace) -> int:
         issued = await tokens.issue_token(
             ctx, args.municipality, args.org, Role(args.role), inn=args.inn, ogrn=args.ogrn, expires_at=expires
         )
+        if args.json:
+            print(json.dumps({"token": issued.token, "id": issued.id, "municipality": args.municipality,
+                              "org": issued.holder.org, "role": args.role, "inn": issued.holder.inn,
+                              "expires_at": issued.expires_at}, ensure_ascii=False))  # fmt: skip
+            return 0
         holder = f"ИНН {issued.holder.inn}" if issued.holder.inn else f"организация «{issued.holder.org}»"
+        # The token alone on stdout (TOKEN=$(gateway tokens issue ...)); words for people on stderr.
         print(f"Токен выдан: муниципалитет {args.municipality}, {holder}, роль {args.role}, "
-              f"действует до {issued.expires_at}.")  # fmt: skip
-        print("Сохраните его: повторно он не показывается.")
+              f"действует до {issued.expires_at}.", file=sys.stderr)  # fmt: skip
+        print("Сохраните его: повторно он не показывается.", file=sys.stderr)
         print(issued.token)
         return 0
 
@@ -92,10 +99,16 @@ def _tokens_list(args: argparse.Namespace) -> int:
     async def go(ctx: Context) -> int:
         rows = await tokens.list_tokens(ctx, args.municipality, include_revoked=args.all)
         now = utc_stamp(ctx.clock.now())
+        if args.json:
+            print(json.dumps([{"id": t.id, "municipality": t.municipality, "org": t.org, "role": t.role, "inn": t.inn,
+                               "created_at": t.created_at, "expires_at": t.expires_at, "last_used_at": t.last_used_at,
+                               "revoked_at": t.revoked_at, "state": _token_state(t.revoked_at, t.expires_at, now)}
+                              for t in rows], ensure_ascii=False))  # fmt: skip
+            return 0
         header = ("id", "муниципалитет", "организация", "роль", "ИНН", "выдан", "действует до", "использован", "состояние")
         table = [header]
         for t in rows:
-            state = "отозван" if t.revoked_at else ("истёк" if t.expires_at <= now else "действует")
+            state = _STATE_WORDS[_token_state(t.revoked_at, t.expires_at, now)]
             table.append((t.id, t.municipality, t.org, t.role, t.inn or "—", t.created_at[:19], t.expires_at[:19],
                           (t.last_used_at or "—")[:19], state))  # fmt: skip
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -105,6 +118,13 @@ def _tokens_list(args: argparse.Namespace) -> int:
         return 0
 
     return _run(go)
+
+
+_STATE_WORDS = {"revoked": "отозван", "expired": "истёк", "active": "действует"}
+
+
+def _token_state(revoked_at: str | None, expires_at: str, now: str) -> str:
+    return "revoked" if revoked_at else ("expired" if expires_at <= now else "active")
 
 
 def _tokens_revoke(args: argparse.Namespace) -> int:
@@ -128,6 +148,15 @@ def _journal_verify(args: argparse.Namespace) -> int:
         async with ctx.db.read() as conn:
             report = await verify_chain(conn, checkpoint_verifier(ctx))
         mark = report.last_checkpoint
+        if args.json:
+            print(json.dumps({
+                "ok": report.ok, "code": "journal_ok" if report.ok else report.code, "checked": report.checked,
+                "unsealed": report.unsealed, "unsigned_checkpoints": report.unsigned_checkpoints,
+                "bad_position": report.bad_position, "bad_seq": report.bad_seq, "reason": report.reason,
+                "last_checkpoint": None if mark is None else
+                {"position": mark.position, "at": mark.at, "signed": mark.signed, "signer": mark.signer},
+            }, ensure_ascii=False))  # fmt: skip
+            return 0 if report.ok else 1
         last = (
             f"последняя контрольная точка — запись {mark.position} от {mark.at}"
             + (f", подписана: {mark.signer}" if mark.signed else ", НЕ подписана")
@@ -212,8 +241,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     p = sub.add_parser("serve", help="запустить шлюз (API, очередь, эмуляторы)")
-    p.add_argument("--host", default=None)
-    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--host", default=None, help="адрес, на котором слушать (по умолчанию GATEWAY_HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="порт (по умолчанию GATEWAY_PORT, 8080)")
     p.add_argument("--demo", action="store_true",
                    help="после запуска выполнить три задачи для всех муниципалитетов на эмуляторах и напечатать отчёт")
     p.set_defaults(func=_serve)
@@ -224,33 +253,37 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     tokens = sub.add_parser("tokens", help="токены доступа").add_subparsers(dest="tokens_command", required=True)
     p = tokens.add_parser("issue", help="выдать токен (печатает его последней строкой)")
-    p.add_argument("--municipality", required=True)
+    p.add_argument("--municipality", required=True, help="муниципалитет (id профиля)")
     p.add_argument("--org", required=True, help="id или наименование организации из профиля муниципалитета")
-    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--role", required=True, choices=[r.value for r in Role], help="роль владельца токена")
     p.add_argument("--inn", default=None, help="ИНН исполнителя услуг (обязателен для роли provider)")
     p.add_argument("--ogrn", default=None, help="ОГРН (ОГРНИП) исполнителя услуг, если известен")
     p.add_argument("--expires", default=None,
                    help="срок действия: дата ГГГГ-ММ-ДД (включительно) или число дней; по умолчанию GATEWAY_TOKENS__LIFETIME_DAYS (365)")
+    p.add_argument("--json", action="store_true", help="вывести токен и его данные одним объектом JSON")
     p.set_defaults(func=_tokens_issue)
     p = tokens.add_parser("list", help="токены: id, организация, роль, выдан, действует до, последнее использование")
-    p.add_argument("--municipality", default=None)
+    p.add_argument("--municipality", default=None, help="только токены этого муниципалитета (по умолчанию все)")
     p.add_argument("--all", action="store_true", help="включая отозванные")
+    p.add_argument("--json", action="store_true", help="список объектов JSON вместо таблицы")
     p.set_defaults(func=_tokens_list)
     p = tokens.add_parser("revoke", help="отозвать токен по его id")
-    p.add_argument("token_id")
+    p.add_argument("token_id", help="id токена (из gateway tokens list)")
     p.set_defaults(func=_tokens_revoke)
 
     journal = sub.add_parser("journal", help="журнал").add_subparsers(dest="journal_command", required=True)
-    journal.add_parser("verify", help="проверить цепочку хешей журнала").set_defaults(func=_journal_verify)
+    p = journal.add_parser("verify", help="проверить цепочку хешей журнала")
+    p.add_argument("--json", action="store_true", help="итог проверки одним объектом JSON")
+    p.set_defaults(func=_journal_verify)
     journal.add_parser("seal", help="запечатать ожидающие записи и подписать голову цепочки").set_defaults(
         func=_journal_seal
     )
 
     calendar = sub.add_parser("calendar", help="производственный календарь").add_subparsers(dest="cal", required=True)
     p = calendar.add_parser("export", help="выгрузить календарь из пакета holidays")
-    p.add_argument("first_year", type=int)
-    p.add_argument("last_year", type=int)
-    p.add_argument("--out", default=None)
+    p.add_argument("first_year", type=int, help="первый год")
+    p.add_argument("last_year", type=int, help="последний год")
+    p.add_argument("--out", default=None, help="файл YAML (по умолчанию — в стандартный вывод)")
     p.set_defaults(func=_calendar_export)
 
     schemas = sub.add_parser("schemas", help="схемы документов").add_subparsers(dest="sc", required=True)

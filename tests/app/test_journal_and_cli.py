@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -65,12 +66,18 @@ async def test_cli_seals_verifies_and_names_a_modified_entry(api: Api) -> None:
     ok = run_cli("journal", "verify", env=cli_env(ctx))
     assert ok.returncode == 0, ok.stderr
     assert "journal_ok" in ok.stdout and "ожидают запечатывания — 0" in ok.stdout
+    ok_json = run_cli("journal", "verify", "--json", env=cli_env(ctx))
+    assert ok_json.returncode == 0 and json.loads(ok_json.stdout)["code"] == "journal_ok"
     async with ctx.db.write() as conn:
         await _disable_guard(ctx, conn)
         await conn.execute(journal.update().where(journal.c.position == 2).values(actor="authorized_body:someone_else"))
     broken = run_cli("journal", "verify", env=cli_env(ctx))
     assert broken.returncode == 1
     assert "journal_broken: entry_modified" in broken.stderr and "позиция 2" in broken.stderr
+    broken_json = run_cli("journal", "verify", "--json", env=cli_env(ctx))
+    report = json.loads(broken_json.stdout)
+    assert broken_json.returncode == 1 and report["ok"] is False and report["code"] == "entry_modified"
+    assert report["bad_position"] == 2
     assert "Traceback" not in broken.stderr
 
 
@@ -79,8 +86,20 @@ def test_tokens_issue_prints_the_token_alone_on_the_last_line(tmp_path: Path) ->
     result = run_cli("tokens", "issue", "--municipality", "omsk", "--org", "департамент образования Администрации города Омска",
                      "--role", "authorized_body", env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    last = result.stdout.strip().splitlines()[-1]
+    assert result.stdout.count("\n") == 1  # the token alone on stdout, the words for people on stderr
+    last = result.stdout.strip()
     assert last.startswith("gw_") and " " not in last
+    assert "Токен выдан" in result.stderr and "gw_" not in result.stderr
+    as_json = run_cli("tokens", "issue", "--municipality", "omsk", "--org", "департамент образования Администрации города Омска",
+                      "--role", "authorized_body", "--json", env=env)  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    issued = json.loads(as_json.stdout)
+    assert issued["token"].startswith("gw_") and issued["role"] == "authorized_body" and issued["expires_at"]
+    listed = run_cli("tokens", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert {r["id"] for r in rows} >= {issued["id"]} and all(r["state"] == "active" for r in rows)
+    assert "gw_" not in listed.stdout
     bad = run_cli("tokens", "issue", "--municipality", "atlantis", "--org", "x", "--role", "operator", env=env)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections import Counter
@@ -93,6 +94,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--municipality", required=True, metavar="ID", help="муниципалитет (id профиля)")
     p.add_argument("--width", type=int, default=None, metavar="N",
                    help="ширина таблицы в символах (по умолчанию — ширина терминала, не меньше 100)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="матрица одним объектом JSON (как GET /api/v1/municipalities/{id}/compliance)")
     p.set_defaults(func=_cli_compliance)
 
 
@@ -113,6 +115,9 @@ def _cli_compliance(args: argparse.Namespace) -> int:
         print(f"Ошибка: для муниципалитета {profile.id} не составлена матрица соответствия (compliance_matrix_missing)",
               file=sys.stderr)  # fmt: skip
         return 1
+    if args.json:
+        print(json.dumps(matrix_json(profile, matrix), ensure_ascii=False))
+        return 0
     print(f"{profile.name}: {profile.decree.title}" + (f" № {profile.decree.number}" if profile.decree.number else ""))
     for line in render(matrix, args.width):
         print(line)

@@ -36,14 +36,27 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import sys
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 import sqlalchemy as sa
 from aiohttp import web
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.progress import Progress as RichProgress
+from rich.text import Text
 
 from gateway.context import Context
 from gateway.features.registry_sync.register import record_issue, record_revocation
@@ -256,30 +269,50 @@ def openapi_paths() -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- CLI
-class ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most five times a second."""
+class _RateColumn(ProgressColumn):
+    """Records per second (rich's own speed columns count bytes)."""
 
-    WIDTH = 30
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} зап./с".replace(",", " "))
+
+
+class ProgressBar:
+    """Live progress of a sync on a terminal: bar, processed / total, rate and ETA (rich).
+
+    Off a terminal (a file, a pipe, CI) it draws nothing: the command's final summary line
+    is all that is written, so logs never fill with carriage returns.
+    """
+
     PHASES = {"navigator": "Навигатор", "sweep": "сверка", "corrections": "исправления"}
 
     def __init__(self, stream: Any = None) -> None:
         self.stream = stream or sys.stderr
-        self.shown = 0.0
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._bar: RichProgress | None = None
+        self._task: TaskID | None = None
 
     def __call__(self, p: Progress) -> None:
-        final = p.status != "running"
-        if not final and time.monotonic() - self.shown < 0.2:
+        if not self.live:
             return
-        self.shown = time.monotonic()
-        percent = p.percent
-        filled = int(self.WIDTH * (percent or 0) / 100)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        total = f"{p.total:,}".replace(",", " ") if p.total else "?"
-        shown = f"{percent:5.1f}%" if percent is not None else "  ?  %"
-        self.stream.write(f"\r[{bar}] {shown}  {p.processed:,} / {total}  {self.PHASES.get(p.phase, p.phase)}   ".replace(",", " "))
-        if final:
-            self.stream.write("\n")
-        self.stream.flush()
+        if self._bar is None:
+            self._bar = RichProgress(
+                TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), MofNCompleteColumn(),
+                _RateColumn(), TextColumn("осталось"), TimeRemainingColumn(),
+                console=Console(file=self.stream), transient=False,
+            )  # fmt: skip
+            self._bar.start()
+            self._task = self._bar.add_task(self.PHASES.get(p.phase, p.phase), total=p.total)
+        assert self._task is not None
+        self._bar.update(self._task, completed=p.processed, total=p.total or None,
+                         description=self.PHASES.get(p.phase, p.phase))  # fmt: skip
+        if p.status != "running":
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
 
 def add_commands(sub: Any) -> None:
@@ -290,7 +323,8 @@ def add_commands(sub: Any) -> None:
     s.add_argument("--municipality", action="append", metavar="ID", help="муниципалитет (можно несколько; по умолчанию все)")
     s.add_argument("--no-eais", action="store_true", help="не отправлять исправления в ЕАИС ДО (останутся в очереди)")
     s.add_argument("--no-navigator", action="store_true", help="не отправлять исправления в Навигатор")
-    s.add_argument("--quiet", action="store_true", help="без индикатора хода")
+    s.add_argument("--quiet", action="store_true", help="без индикатора хода (он и так рисуется только в терминале)")
+    s.add_argument("--json", action="store_true", help="итог одним объектом JSON (как GET /api/v1/registry/sync/{run_id})")
     s.set_defaults(func=_cli_sync)
 
 
@@ -305,7 +339,8 @@ def _cli_sync(args: argparse.Namespace) -> int:
             if unknown:
                 print(f"Ошибка: муниципалитет не настроен: {', '.join(unknown)} (unknown_municipality)", file=sys.stderr)
                 return 2
-            sync = RegisterSync(ctx, on_progress=None if args.quiet else ProgressBar())
+            bar = None if args.quiet or args.json else ProgressBar()
+            sync = RegisterSync(ctx, on_progress=bar)
             try:
                 progress = await sync.run(wanted, full=args.full, started_by="cli", push_eais=not args.no_eais,
                                           push_navigator=not args.no_navigator)  # fmt: skip
@@ -314,10 +349,13 @@ def _cli_sync(args: argparse.Namespace) -> int:
                       file=sys.stderr)  # fmt: skip
                 return 1
             finally:
+                if bar is not None:
+                    bar.close()
                 await sync.close()
+            resource = await run_resource(ctx, progress.run_id) if args.json else None
         finally:
             await ctx.close()
-        print(summary(progress))
+        print(json.dumps(resource, ensure_ascii=False) if args.json else summary(progress))
         return 0 if progress.status == "completed" else 1
 
     return asyncio.run(go())

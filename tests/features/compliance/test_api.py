@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -163,6 +164,15 @@ def test_the_cli_prints_the_table() -> None:
     assert "не обеспечено: Контроль" in rows["it. 12"]
     assert all(len(line) <= 150 for line in lines[1:-1]) and any(line.rstrip().endswith("…") for line in lines[3:-1])
     assert lines[-1].startswith(f"Пунктов: {len(matrix.items)};")
+
+
+def test_the_cli_prints_json_like_the_api() -> None:
+    done = run_cli("compliance", "--municipality", "livny", "--json")
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    matrix = read_matrix(COMPLIANCE_DIR / "livny.yaml")
+    assert [i["item"] for i in body["items"]] == [e.item for e in matrix.items]
+    assert body["items"][0]["status"] in ("enforced", "partial", "not_enforced")
 
 
 def test_the_cli_refuses_an_unknown_municipality() -> None:

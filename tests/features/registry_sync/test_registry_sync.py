@@ -10,6 +10,8 @@ the API and the CLI with their progress, and no child's data in the logs.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import logging
 import os
 import sys
@@ -287,8 +289,44 @@ async def test_cli_syncs_with_a_progress_bar(nav_stack_factory: Factory, tmp_pat
     assert proc.returncode == 0, text + bar
     expected = len(live(navigator_records(stack)))
     assert "полная сверка" in text and f"добавлено: {expected};" in text
-    assert "100.0%" in bar and "[" in bar and "Навигатор" in bar
+    assert "\r" not in text + bar and "Навигатор" not in bar  # not a terminal: no bar, only the final lines
     assert not any(name in text + bar for name in (*LAST, *FIRST))
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "registry", "sync", "--municipality", M, "--json",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode() + err.decode()
+    run = json.loads(out)
+    assert run["status"] == "completed" and run["mode"] == "incremental" and run["municipalities"] == [M]
+    assert set(run["counts"]) >= {"added", "changed", "removed"} and not err.strip()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_shows_count_rate_and_eta() -> None:
+    from gateway.features.registry_sync.api import ProgressBar
+    from gateway.features.registry_sync.sync import Progress
+
+    screen = _Terminal()
+    bar = ProgressBar(screen)
+    p = Progress(run_id="r", municipalities=(M,), mode="full", total=1000)
+    for done in (0, 250, 500):
+        p.processed = done
+        bar(p)
+    p.processed, p.status = 1000, "completed"
+    bar(p)
+    drawn = screen.getvalue()
+    assert "Навигатор" in drawn and "1000/1000" in drawn and "зап./с" in drawn and "осталось" in drawn
+    assert bar._bar is None  # stopped at the end of the run
+
+    plain = io.StringIO()
+    ProgressBar(plain)(p)
+    assert plain.getvalue() == ""
 
 
 async def test_no_child_data_reaches_the_logs(nav_stack_factory: Factory, caplog: Any) -> None:  # noqa: F811
