@@ -17,6 +17,7 @@ from aiohttp import http_exceptions, web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from gateway.app.api_docs import add_api_docs
 from gateway.app.batch import routes as batch_routes
 from gateway.app.features import FEATURES, build_service
 from gateway.app.openapi import openapi_document
@@ -114,6 +115,7 @@ def create_app(
         return json_response(openapi_document())
 
     app.router.add_get("/api/openapi.json", openapi)
+    add_api_docs(app)  # Swagger UI at /api/docs, from the packaged bundle
     if ctx.settings.journal.run_sealer:
         app.cleanup_ctx.append(lambda app: sealer_context(app, ctx))
     return app
