@@ -33,6 +33,8 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
 from aiolimiter import AsyncLimiter
+from opentelemetry import trace
+from prometheus_client import Counter, Histogram
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from adapters.base import PermanentError, TransientError
@@ -44,6 +46,29 @@ BreakerState = Literal["closed", "open", "half_open"]
 # Transient codes worth one more immediate try on an idempotent read.
 READ_RETRY_CODES = frozenset({"connection_error", "server_error", "malformed_reply", "timeout", "unavailable"})
 NEUTRAL_CODES = frozenset({"rate_limited"})
+
+# Every call to a system, by outcome: ``ok``, ``refused`` (the system answered with a permanent
+# refusal), the transient error's code (``timeout``, ``circuit_open``, ``rate_limited``…) or
+# ``cancelled``.  Labels are the system's id and a code, never anything from the request.
+REQUEST_SECONDS = Histogram(
+    "gateway_adapter_request_duration_seconds", "Calls to external systems by system and outcome",
+    ["system", "outcome"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)  # fmt: skip
+REQUEST_ERRORS = Counter(
+    "gateway_adapter_request_errors_total", "Failed calls to external systems by system and outcome", ["system", "outcome"]
+)
+
+
+def outcome_of(exc: BaseException) -> str:
+    """The ``outcome`` label of a failed call (a bounded set of codes)."""
+    if isinstance(exc, TransientError):
+        code = exc.code
+        return code if len(code) <= 40 and code.replace("_", "").isalnum() and code.isascii() else "transient"
+    if isinstance(exc, PermanentError):
+        return "refused"
+    if isinstance(exc, asyncio.CancelledError):
+        return "cancelled"
+    return "error"
 
 
 class CircuitBreaker:
@@ -165,6 +190,32 @@ class Resilience:
         raise AssertionError("unreachable")  # pragma: no cover - tenacity reraises
 
     async def _once(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """One call, measured (latency and outcome) and, with tracing on, a client span of its own."""
+        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):  # tracing off: no span objects
+            return await self._measured(fn, None)
+        # Exceptions are not recorded on the span: their texts may quote what a system said.
+        with trace.get_tracer("adapters").start_as_current_span(
+            f"{self.name} call", kind=trace.SpanKind.CLIENT, record_exception=False, set_status_on_exception=False
+        ) as span:
+            span.set_attribute("gateway.system", self.name)
+            return await self._measured(fn, span)
+
+    async def _measured(self, fn: Callable[[], Awaitable[T]], span: trace.Span | None) -> T:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await self._guarded(fn)
+        except BaseException as exc:
+            outcome = outcome_of(exc)
+            REQUEST_ERRORS.labels(self.name, outcome).inc()
+            if span is not None:
+                span.set_attribute("gateway.outcome", outcome)
+                span.set_status(trace.StatusCode.ERROR, outcome)
+            raise
+        finally:
+            REQUEST_SECONDS.labels(self.name, outcome).observe(time.perf_counter() - started)
+
+    async def _guarded(self, fn: Callable[[], Awaitable[T]]) -> T:
         self.breaker.before_call()
         try:
             await self.bucket.acquire()

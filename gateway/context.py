@@ -34,7 +34,11 @@ class Context:
     systems: SystemAdapters = field(init=False)
 
     def __post_init__(self) -> None:
-        self.keys = KeyRing(self.settings.effective_keys_file, self.settings.effective_pki_dir)
+        self.keys = KeyRing(
+            self.settings.effective_keys_file, self.settings.effective_pki_dir,
+            revocation=self.settings.revocation, data_dir=self.settings.data_dir, pkcs11=self.settings.keys,
+            tsl_signer_cert=self.settings.trust.tsl_signer_cert,
+        )  # fmt: skip
         self.systems = SystemAdapters(self.settings, self.keys)
 
     def calendar_for(self, profile: Profile) -> WorkingCalendar:
@@ -63,6 +67,7 @@ class Context:
         )
 
     async def close(self) -> None:
+        await self.keys.close()
         await self.systems.close()
         await self.db.dispose()
 

@@ -154,3 +154,7 @@ class Transport(ABC):
     @abstractmethod
     async def depth(self, system: str, kind: QueueKind = QueueKind.MAIN) -> int:
         """Messages waiting in one system's queue (ready now), for backpressure and metrics."""
+
+    async def health(self) -> str | None:
+        """``None`` when the transport can publish and deliver now, else a short reason code (readiness)."""
+        return None

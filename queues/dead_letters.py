@@ -135,6 +135,17 @@ async def get_dead_letter(executor: Executor, dead_letter_id: int) -> DeadLetter
     return _from_row(row)
 
 
+async def discard(executor: Executor, dead_letter_id: int) -> DeadLetter:
+    """Remove a dead letter for good, in the caller's transaction (which journals why); what it was.
+
+    :class:`~queues.errors.DeadLetterNotFound` if there is none.  A letter already replayed
+    can be discarded too: its replay went out as a new message.
+    """
+    letter = await get_dead_letter(executor, dead_letter_id)
+    await executor.execute(dead_letters.delete().where(dead_letters.c.id == dead_letter_id))
+    return letter
+
+
 async def replay(executor: Executor, dead_letter_id: int) -> Message:
     """Re-send a dead letter's original payload to its original route, in the caller's transaction.
 

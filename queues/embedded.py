@@ -133,6 +133,15 @@ class EmbeddedTransport(Transport):
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
+    async def health(self) -> str | None:
+        """The queue's table answers (its database is the queue)."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(select(func.count()).select_from(messages).where(messages.c.id < 0))
+        except Exception:  # noqa: BLE001 - any failure means the queue cannot be used
+            return "queue_database_unavailable"
+        return None
+
     async def _claim(self, queue: str, limit: int) -> list[Any]:
         now = time.time()
         token = uuid.uuid4().hex

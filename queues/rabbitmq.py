@@ -234,6 +234,14 @@ class RabbitTransport(Transport):
         await consumer.start()
         return consumer
 
+    async def health(self) -> str | None:
+        """Connected to the broker with an open channel (a robust connection may be reconnecting)."""
+        if self._connection is None or self._connection.is_closed:
+            return "broker_disconnected"
+        if self._channel is None or self._channel.is_closed:
+            return "broker_channel_closed"
+        return None
+
     async def depth(self, system: str, kind: QueueKind = QueueKind.MAIN) -> int:
         """Ready messages in the system's queues (all partitions), from passive declares."""
         if self._channel is None:

@@ -106,6 +106,9 @@ class Certificate:
     authority_key_id: bytes | None = None
     subject_sign_tool: str | None = None
     extensions: tuple[str, ...] = field(default=())
+    crl_urls: tuple[str, ...] = ()  # CRL distribution points (URIs of the full names)
+    ocsp_urls: tuple[str, ...] = ()  # authorityInfoAccess: OCSP responders
+    ca_issuers_urls: tuple[str, ...] = ()  # authorityInfoAccess: where the issuer's certificate is published
 
     @property
     def inn(self) -> str | None:
@@ -154,6 +157,36 @@ def _ext_value(ext: Any) -> Any:
     return ext["extn_value"].parsed
 
 
+def _uris(names: Any) -> list[str]:
+    """The URIs among GeneralNames (other kinds, e.g. directory names, are not fetchable)."""
+    return [str(n.native) for n in names if n.name == "uniform_resource_identifier"]
+
+
+def _distribution_points(value: Any) -> tuple[str, ...]:
+    urls: list[str] = []
+    for point in value:
+        name = point["distribution_point"]
+        if isinstance(name, core.Void) or name.name != "full_name":
+            continue
+        urls += _uris(name.chosen)
+    return tuple(urls)
+
+
+def _access(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    ocsp: list[str] = []
+    issuers: list[str] = []
+    for desc in value:
+        method = cast(str, desc["access_method"].dotted)
+        location = desc["access_location"]
+        if location.name != "uniform_resource_identifier":
+            continue
+        if method == "1.3.6.1.5.5.7.48.1":
+            ocsp.append(str(location.native))
+        elif method == "1.3.6.1.5.5.7.48.2":
+            issuers.append(str(location.native))
+    return tuple(ocsp), tuple(issuers)
+
+
 @functools.lru_cache(maxsize=512)
 def parse_certificate(der: bytes) -> Certificate:
     """Parse DER once (cached: verifiers meet the same certificates again and again)."""
@@ -167,6 +200,9 @@ def parse_certificate(der: bytes) -> Certificate:
     policies: tuple[str, ...] = ()
     ski = aki = None
     sign_tool = None
+    crl_urls: tuple[str, ...] = ()
+    ocsp_urls: tuple[str, ...] = ()
+    ca_issuers: tuple[str, ...] = ()
     names: list[str] = []
     for ext in tbs["extensions"]:
         oid = cast(str, ext["extn_id"].dotted)
@@ -183,6 +219,10 @@ def parse_certificate(der: bytes) -> Certificate:
             ski = cast(bytes, _ext_value(ext).native)
         elif oid == "2.5.29.35":
             aki = cast("bytes | None", _ext_value(ext)["key_identifier"].native)
+        elif oid == "2.5.29.31":
+            crl_urls = _distribution_points(_ext_value(ext))
+        elif oid == "1.3.6.1.5.5.7.1.1":
+            ocsp_urls, ca_issuers = _access(_ext_value(ext))
         elif oid == oids.SUBJECT_SIGN_TOOL:
             raw = cast(bytes, ext["extn_value"].native)
             try:
@@ -212,6 +252,9 @@ def parse_certificate(der: bytes) -> Certificate:
         authority_key_id=aki,
         subject_sign_tool=sign_tool,
         extensions=tuple(names),
+        crl_urls=crl_urls,
+        ocsp_urls=ocsp_urls,
+        ca_issuers_urls=ca_issuers,
     )
 
 
@@ -254,6 +297,18 @@ class RevocationList:
     signature_algorithm: str
     tbs: bytes
     signature: bytes
+    reasons: dict[int, str] = field(default_factory=dict)  # serial -> CRLReason name, when the entry says
+
+    @property
+    def pem(self) -> bytes:
+        return cast(bytes, pem.armor("X509 CRL", self.der))
+
+
+def _reason(entry: Any) -> str | None:
+    for ext in entry["crl_entry_extensions"]:
+        if ext["extn_id"].dotted == "2.5.29.21":
+            return str(ext["extn_value"].parsed.native)
+    return None
 
 
 def load_crls(data: bytes) -> list[RevocationList]:
@@ -262,8 +317,13 @@ def load_crls(data: bytes) -> list[RevocationList]:
         c = crl.CertificateList.load(der)
         tbs = c["tbs_cert_list"]
         revoked: dict[int, datetime] = {}
+        reasons: dict[int, str] = {}
         for entry in tbs["revoked_certificates"]:
-            revoked[int(entry["user_certificate"].native)] = _time(entry["revocation_date"].chosen)
+            serial = int(entry["user_certificate"].native)
+            revoked[serial] = _time(entry["revocation_date"].chosen)
+            reason = _reason(entry)
+            if reason is not None:
+                reasons[serial] = reason
         nu = tbs["next_update"]
         out.append(
             RevocationList(
@@ -276,6 +336,7 @@ def load_crls(data: bytes) -> list[RevocationList]:
                 signature_algorithm=cast(str, c["signature_algorithm"]["algorithm"].dotted),
                 tbs=cast(bytes, tbs.dump()),
                 signature=cast(bytes, c["signature"].native),
+                reasons=reasons,
             )
         )
     return out

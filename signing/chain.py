@@ -17,7 +17,15 @@ from signing import oids
 from signing.backend import Backend, PublicKeyOps, get_backend
 from signing.certificates import Certificate, RevocationList
 
-__all__ = ["ChainResult", "validate_chain", "public_key", "verify_signed_by"]
+__all__ = [
+    "ChainResult",
+    "build_path",
+    "check_dates",
+    "check_crls",
+    "validate_chain",
+    "public_key",
+    "verify_signed_by",
+]
 
 _pubkey_cache: dict[tuple[str, bytes], PublicKeyOps] = {}
 
@@ -55,7 +63,8 @@ class ChainResult:
     code: str
     message: str
     path: tuple[Certificate, ...] = ()
-    revocation: str = "not_checked"  # good | revoked | not_checked
+    revocation: str = "not_checked"  # good | revoked | unknown | unavailable | not_checked
+    warnings: tuple[str, ...] = ()  # accepted despite these (Russian, each ending with its code in brackets)
 
     def __str__(self) -> str:
         return f"{self.message} [{self.code}]"
@@ -63,6 +72,11 @@ class ChainResult:
 
 def _fail(code: str, message: str, path: Sequence[Certificate] = (), revocation: str = "not_checked") -> ChainResult:
     return ChainResult(False, code, message, tuple(path), revocation)
+
+
+def _when(at: datetime | None) -> datetime:
+    when = at or datetime.now(UTC)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _find_issuer(cert: Certificate, pool: Iterable[Certificate]) -> list[Certificate]:
@@ -73,21 +87,20 @@ def _find_issuer(cert: Certificate, pool: Iterable[Certificate]) -> list[Certifi
     return found
 
 
-def validate_chain(
+def build_path(
     cert: Certificate,
     trusted: Sequence[Certificate],
-    *,
     intermediates: Sequence[Certificate] = (),
-    crls: Sequence[RevocationList] = (),
-    at: datetime | None = None,
+    *,
     backend: Backend | None = None,
     require_key_usage: str = "digital_signature",
-) -> ChainResult:
-    """Validate ``cert`` up to one of ``trusted`` at time ``at`` (default: now)."""
+) -> tuple[Certificate, ...] | ChainResult:
+    """The path ``(cert, ..., anchor)`` with every link's signature checked, or the failure.
+
+    Independent of time and revocation, so a caller may keep it for as long as the
+    anchors stay the same.
+    """
     b = backend or get_backend()
-    when = at or datetime.now(UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     trusted_der = {c.der for c in trusted}
     path: list[Certificate] = [cert]
     if require_key_usage and cert.key_usage and require_key_usage not in cert.key_usage:
@@ -111,27 +124,63 @@ def validate_chain(
         current = issuer
     else:
         return _fail("untrusted", "слишком длинная цепочка", path)
+    return tuple(path)
+
+
+def check_dates(path: Sequence[Certificate], when: datetime) -> ChainResult | None:
+    """The failure when a certificate of ``path`` is not valid at ``when``, else None."""
     for c in path:
         if when < c.not_before:
             return _fail("not_yet_valid", f"сертификат ещё не действует (с {c.not_before:%d.%m.%Y})", path)
         if when > c.not_after:
             return _fail("expired", f"срок действия сертификата истёк {c.not_after:%d.%m.%Y}", path)
+    return None
+
+
+def check_crls(
+    path: Sequence[Certificate], crls: Sequence[RevocationList], when: datetime, backend: Backend | None = None
+) -> ChainResult:
+    """Revocation of every link in the CRLs given (signature and dates included); ok when none revoked."""
+    b = backend or get_backend()
     revocation = "not_checked"
-    if crls:
-        for child, issuer in zip(path, path[1:], strict=False):
-            lists = [r for r in crls if r.issuer_der == issuer.subject_der]
-            if not lists:
-                continue
-            for r in lists:
-                if not verify_signed_by(r.tbs, r.signature, r.signature_algorithm, issuer, b):
-                    return _fail("crl_invalid", "подпись списка отзыва не верна", path)
-                if r.this_update > when or (r.next_update is not None and r.next_update < when):
-                    return _fail("crl_expired", "список отзыва не действует на момент проверки", path)
-                revoked_at = r.revoked.get(child.serial)
-                if revoked_at is not None and revoked_at <= when:
-                    return _fail("revoked", f"сертификат отозван {revoked_at:%d.%m.%Y}", path, "revoked")
-            if child is cert:
-                revocation = "good"
+    for child, issuer in zip(path, path[1:], strict=False):
+        lists = [r for r in crls if r.issuer_der == issuer.subject_der]
+        if not lists:
+            continue
+        for r in lists:
+            if not verify_signed_by(r.tbs, r.signature, r.signature_algorithm, issuer, b):
+                return _fail("crl_invalid", "подпись списка отзыва не верна", path)
+            if r.this_update > when or (r.next_update is not None and r.next_update < when):
+                return _fail("crl_expired", "список отзыва не действует на момент проверки", path)
+            revoked_at = r.revoked.get(child.serial)
+            if revoked_at is not None and revoked_at <= when:
+                return _fail("revoked", f"сертификат отозван {revoked_at:%d.%m.%Y}", path, "revoked")
+        if child is path[0]:
+            revocation = "good"
     return ChainResult(True, "ok", "цепочка сертификатов действительна", tuple(path), revocation)
 
 
+def validate_chain(
+    cert: Certificate,
+    trusted: Sequence[Certificate],
+    *,
+    intermediates: Sequence[Certificate] = (),
+    crls: Sequence[RevocationList] = (),
+    at: datetime | None = None,
+    backend: Backend | None = None,
+    require_key_usage: str = "digital_signature",
+) -> ChainResult:
+    """Validate ``cert`` up to one of ``trusted`` at time ``at`` (default: now), revocation by ``crls``.
+
+    Every call checks every signature again; :class:`signing.trust_store.TrustStore`
+    keeps the results and asks the network about revocation.
+    """
+    b = backend or get_backend()
+    when = _when(at)
+    path = build_path(cert, trusted, intermediates, backend=b, require_key_usage=require_key_usage)
+    if isinstance(path, ChainResult):
+        return path
+    failed = check_dates(path, when)
+    if failed is not None:
+        return failed
+    return check_crls(path, crls, when, b)

@@ -1,9 +1,12 @@
 """GOST primitives through OpenSSL's GOST engine (Debian ``libengine-gost-openssl``).
 
-The engine is loaded in-process through OpenSSL's ``dynamic`` engine with the path found
-on this machine, so nobody edits OpenSSL's configuration.  For ``openssl`` subprocesses
-(tests, interoperability checks, the benchmark baseline) :func:`openssl_env` generates a
-configuration file at run time and points ``OPENSSL_CONF`` at it.
+The ENGINE API is deprecated in OpenSSL 3 and removed in 4.0: :mod:`signing.backend`
+prefers the provider (:mod:`signing.gost_provider`) and uses this module only where the
+provider cannot sign.  The engine is loaded in-process through OpenSSL's ``dynamic``
+engine with the path found on this machine, so nobody edits OpenSSL's configuration.
+For ``openssl`` subprocesses (tests, interoperability checks, the benchmark baseline)
+:func:`openssl_env` generates a configuration file at run time that loads the engine (or,
+without it, the provider) and points ``OPENSSL_CONF`` at it.
 
 Speed matters here (thousands of XML signatures per second): keys are parsed once into an
 ``EVP_PKEY`` and an ``EVP_PKEY_CTX`` is kept per key and thread; digests reuse one
@@ -19,11 +22,12 @@ import os
 import re
 import tempfile
 import threading
-from ctypes import c_size_t, c_uint, c_void_p
+from ctypes import c_uint, c_void_p
 from pathlib import Path
-from typing import Any
 
-from signing.libcrypto import OpenSSLError, check, check_ptr, clear_errors, d2i, i2d, lib
+from signing import gost_evp
+from signing.gost_evp import Algorithms, EvpPrivateKey, EvpPublicKey
+from signing.libcrypto import OpenSSLError, check, check_ptr, clear_errors, d2i, lib
 
 __all__ = [
     "EngineBackend",
@@ -43,7 +47,7 @@ _DIGEST_SIZES = {"streebog256": 32, "streebog512": 64, "gost94": 32}
 _lock = threading.Lock()
 _engine: int | None = None
 _engine_error: str | None = None
-_config_path: Path | None = None
+_config_paths: dict[str, Path] = {}
 
 
 def engine_path() -> Path | None:
@@ -70,6 +74,9 @@ def load_engine() -> int | None:
     with _lock:
         if _engine is not None or _engine_error is not None:
             return _engine
+        if gost_evp.owner() == "provider":
+            # ENGINE_set_default is process-wide: OpenSSL 3.0 would route the provider's GOST keys to the engine
+            return None  # not remembered as an error: the provider backend is simply in charge here
         path = engine_path()
         if path is None:
             _engine_error = "gost.so не найден"
@@ -80,6 +87,8 @@ def load_engine() -> int | None:
             for cmd, arg in ((b"SO_PATH", str(path).encode()), (b"ID", b"gost"), (b"LIST_ADD", b"1"), (b"LOAD", None)):
                 check(lib.ENGINE_ctrl_cmd_string(e, cmd, arg, 0), f"ENGINE_ctrl {cmd.decode()}")
             check(lib.ENGINE_init(e), "ENGINE_init")
+            if not gost_evp.claim("engine"):
+                return None
             check(lib.ENGINE_set_default(e, _ENGINE_METHOD_ALL), "ENGINE_set_default")
         except OpenSSLError as exc:
             _engine_error = str(exc)
@@ -91,40 +100,68 @@ def load_engine() -> int | None:
 
 def engine_error() -> str | None:
     """Why the engine could not be loaded (after :func:`load_engine` returned ``None``)."""
+    if _engine is None and gost_evp.owner() == "provider":
+        return "в процессе работает провайдер GOST: движок и провайдер в одном процессе не смешиваются"
     return _engine_error
 
 
-def openssl_config_path() -> Path:
-    """Generate (once) an OpenSSL configuration that loads the GOST engine by default."""
-    global _config_path
+def openssl_config_path(kind: str | None = None) -> Path:
+    """Generate (once per kind) an OpenSSL configuration with the GOST algorithms.
+
+    ``kind`` is ``"provider"`` (``gostprov`` + ``default`` activated) or ``"engine"`` (the
+    GOST engine by default).  Unset: the engine's while ``gost.so`` is installed, else the
+    provider's.  Even when this process signs through the provider, the ``openssl`` tool
+    needs the engine for certificates and CMS on OpenSSL 3.0: its X.509 and CMS code looks
+    digests up by NID (``EVP_get_digestbynid``), which provider digests do not register
+    ("unknown message digest algorithm"), and ``dgst -sign`` duplicates signature contexts.
+    """
+    if kind is None:
+        kind = "engine" if engine_path() is not None else "provider"
     with _lock:
-        if _config_path is not None and _config_path.exists():
-            return _config_path
-        path = engine_path()
-        if path is None:
-            raise OpenSSLError("движок GOST не установлен: apt-get install libengine-gost-openssl")
-        fd, name = tempfile.mkstemp(prefix="gateway-openssl-gost-", suffix=".cnf")
-        text = (
-            "openssl_conf = openssl_def\n"
-            "[openssl_def]\nengines = engine_section\n"
-            "[engine_section]\ngost = gost_section\n"
-            f"[gost_section]\nengine_id = gost\ndynamic_path = {path}\ndefault_algorithms = ALL\n"
-        )
+        existing = _config_paths.get(kind)
+        if existing is not None and existing.exists():
+            return existing
+        if kind == "provider":
+            from signing.gost_provider import provider_path
+
+            module = provider_path()
+            if module is None:
+                raise OpenSSLError("провайдер GOST не установлен: apt-get install libengine-gost-openssl")
+            text = (
+                "openssl_conf = openssl_def\n"
+                "[openssl_def]\nproviders = provider_section\n"
+                "[provider_section]\ngostprov = gostprov_section\ndefault = default_section\n"
+                f"[gostprov_section]\nmodule = {module}\nactivate = 1\n"
+                "[default_section]\nactivate = 1\n"
+            )
+        elif kind == "engine":
+            path = engine_path()
+            if path is None:
+                raise OpenSSLError("движок GOST не установлен: apt-get install libengine-gost-openssl")
+            text = (
+                "openssl_conf = openssl_def\n"
+                "[openssl_def]\nengines = engine_section\n"
+                "[engine_section]\ngost = gost_section\n"
+                f"[gost_section]\nengine_id = gost\ndynamic_path = {path}\ndefault_algorithms = ALL\n"
+            )
+        else:
+            raise ValueError(f"unknown OpenSSL configuration kind: {kind}")
+        fd, name = tempfile.mkstemp(prefix=f"gateway-openssl-gost-{kind}-", suffix=".cnf")
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
-        _config_path = Path(name)
-        atexit.register(_remove_config, _config_path)
-        return _config_path
+        _config_paths[kind] = Path(name)
+        atexit.register(_remove_config, _config_paths[kind])
+        return _config_paths[kind]
 
 
 def _remove_config(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
-def openssl_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for an ``openssl`` subprocess that sees the GOST algorithms."""
+def openssl_env(base: dict[str, str] | None = None, kind: str | None = None) -> dict[str, str]:
+    """Environment for an ``openssl`` subprocess that sees the GOST algorithms (see :func:`openssl_config_path`)."""
     env = dict(os.environ if base is None else base)
-    env["OPENSSL_CONF"] = str(openssl_config_path())
+    env["OPENSSL_CONF"] = str(openssl_config_path(kind))
     return env
 
 
@@ -132,97 +169,18 @@ class _Ctx(threading.local):
     md_ctx: int = 0
 
 
-class EnginePublicKey:
-    """A public key parsed once from SubjectPublicKeyInfo DER; verify is one ctypes call."""
-
-    def __init__(self, pkey: int) -> None:
-        self._pkey = pkey
-        self._local = threading.local()
-        self._ctxs: list[int] = []  # every thread's EVP_PKEY_CTX, freed with the key
-
-    def _ctx(self) -> int:
-        ctx: int | None = getattr(self._local, "ctx", None)
-        if ctx is None:
-            ctx = check_ptr(lib.EVP_PKEY_CTX_new(self._pkey, None), "EVP_PKEY_CTX_new")
-            self._ctxs.append(ctx)
-            check(lib.EVP_PKEY_verify_init(ctx), "EVP_PKEY_verify_init")
-            self._local.ctx = ctx
-        return ctx
-
-    def verify_digest(self, digest: bytes, signature: bytes) -> bool:
-        ok = lib.EVP_PKEY_verify(self._ctx(), signature, len(signature), digest, len(digest)) == 1
-        if not ok:
-            clear_errors()
-        return bool(ok)
-
-    def __del__(self, _free: Any = lib.EVP_PKEY_free, _free_ctx: Any = lib.EVP_PKEY_CTX_free) -> None:
-        # ``lib`` may already be gone at interpreter shutdown: keep our own references
-        for ctx in getattr(self, "_ctxs", ()):
-            _free_ctx(ctx)
-        self._ctxs = []
-        if getattr(self, "_pkey", None):
-            _free(self._pkey)
-            self._pkey = 0
+class EnginePublicKey(EvpPublicKey):
+    """A public key parsed once from SubjectPublicKeyInfo DER by the engine."""
 
 
-class EnginePrivateKey:
-    """A private key held as an ``EVP_PKEY``; never re-parsed per signature."""
-
-    def __init__(self, pkey: int, size: int) -> None:
-        self._pkey = pkey
-        self.size = size
-        self._local = threading.local()
-        self._ctxs: list[int] = []
-
-    def _ctx(self) -> int:
-        ctx: int | None = getattr(self._local, "ctx", None)
-        if ctx is None:
-            ctx = check_ptr(lib.EVP_PKEY_CTX_new(self._pkey, None), "EVP_PKEY_CTX_new")
-            self._ctxs.append(ctx)
-            check(lib.EVP_PKEY_sign_init(ctx), "EVP_PKEY_sign_init")
-            self._local.ctx = ctx
-            self._local.buf = ctypes.create_string_buffer(2 * self.size)
-            self._local.len = c_size_t(0)
-        return ctx
-
-    def sign_digest(self, digest: bytes) -> bytes:
-        ctx = self._ctx()
-        buf = self._local.buf
-        n = self._local.len
-        n.value = len(buf)
-        check(lib.EVP_PKEY_sign(ctx, buf, ctypes.byref(n), digest, len(digest)), "EVP_PKEY_sign")
-        return bytes(buf.raw[: n.value])
-
-    def public_key_info(self) -> bytes:
-        """SubjectPublicKeyInfo DER of the matching public key."""
-        return i2d("i2d_PUBKEY", self._pkey)
-
-    def pkcs8(self) -> bytes:
-        """PKCS#8 PrivateKeyInfo DER (unencrypted): only for writing key files."""
-        p8 = check_ptr(lib.EVP_PKEY2PKCS8(self._pkey), "EVP_PKEY2PKCS8")
-        try:
-            return i2d("i2d_PKCS8_PRIV_KEY_INFO", p8)
-        finally:
-            lib.PKCS8_PRIV_KEY_INFO_free(p8)
-
-    def evp_pkey(self) -> int:
-        """The raw ``EVP_PKEY*`` (for PKCS#12 export); owned by this object."""
-        return self._pkey
-
-    def __del__(self, _free: Any = lib.EVP_PKEY_free, _free_ctx: Any = lib.EVP_PKEY_CTX_free) -> None:
-        # ``lib`` may already be gone at interpreter shutdown: keep our own references
-        for ctx in getattr(self, "_ctxs", ()):
-            _free_ctx(ctx)
-        self._ctxs = []
-        if getattr(self, "_pkey", None):
-            _free(self._pkey)
-            self._pkey = 0
+class EnginePrivateKey(EvpPrivateKey):
+    """A private key parsed once from PKCS#8 by the engine; never re-parsed per signature."""
 
 
 class EngineBackend:
     """GOST R 34.11-2012 / 34.10-2012 through libcrypto and the GOST engine."""
 
-    name = "openssl-gost-engine"
+    name = "openssl-engine"
 
     def __init__(self) -> None:
         if load_engine() is None:
@@ -231,6 +189,18 @@ class EngineBackend:
         for alg, ossl_name in _DIGEST_NAMES.items():
             self._mds[alg] = check_ptr(lib.EVP_get_digestbyname(ossl_name), f"digest {alg}")
         self._local = _Ctx()
+
+    def algorithms(self) -> Algorithms:
+        """Digests and key types (with signatures) the engine offers, OpenSSL names."""
+        digests = tuple(n.decode() for n in _DIGEST_NAMES.values() if lib.EVP_get_digestbyname(n))
+        keys: list[str] = []
+        for name in (b"gost2012_256", b"gost2012_512"):
+            ctx = lib.EVP_PKEY_CTX_new_id(lib.OBJ_txt2nid(name), None)
+            if ctx:
+                keys.append(name.decode())
+                lib.EVP_PKEY_CTX_free(ctx)
+        clear_errors()
+        return Algorithms(digests, tuple(keys), tuple(keys))
 
     def digest(self, algorithm: str, data: bytes) -> bytes:
         md = self._mds[algorithm]

@@ -96,7 +96,7 @@ class PythonPrivateKey:
 class PythonBackend:
     """Streebog and GOST R 34.10-2012 in pure Python (``gostcrypto``)."""
 
-    name = "python-gostcrypto"
+    name = "pure-python"
 
     def digest(self, algorithm: str, data: bytes) -> bytes:
         if algorithm not in ("streebog256", "streebog512"):

@@ -5,13 +5,17 @@ plus the certificate it signs for), in the style of httpx's transport: XMLDSig, 
 the test CA are all built on it, and a remote/HSM signer only has to implement it.
 
 Key files: PKCS#8 PEM or DER, plain or encrypted, and PKCS#12.  Containers are opened
-with libcrypto's algorithm-agnostic PKCS#8/PKCS#12 code, so the GOST private key itself
-is handed to the backend once and kept there; it is never re-parsed per signature and
-never logged (``repr`` shows only the certificate).
+and built with libcrypto's algorithm-agnostic PKCS#8/PKCS#12 code (the key travels as
+PKCS#8 bytes, never as an engine or provider key), so they work with every backend; the
+GOST library context of :mod:`signing.gost_provider` is used when it is there, so
+containers protected with GOST ciphers and MACs open without the engine.  The GOST
+private key itself is handed to the backend once and kept there; it is never re-parsed
+per signature and never logged (``repr`` shows only the certificate).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +27,8 @@ from signing import oids
 from signing.backend import Backend, PrivateKeyOps, get_backend
 from signing.certificates import Certificate, load_certificates, parse_certificate
 from signing.gost_asn1 import parse_pkcs8, parse_spki
-from signing.libcrypto import OpenSSLError, check_ptr, clear_errors, d2i, free_function, i2d, lib
+from signing.gost_provider import load_context, thread_default
+from signing.libcrypto import OpenSSLError, check, check_ptr, clear_errors, d2i, free_function, i2d, lib
 
 __all__ = [
     "Signer",
@@ -75,7 +80,8 @@ def _decrypt_pkcs8(der: bytes, password: bytes | None) -> bytes:
         raise KeyFileError("ключ зашифрован: нужен пароль")
     sig = d2i("d2i_X509_SIG", der)
     try:
-        p8 = lib.PKCS8_decrypt(sig, password, len(password))
+        ctx = load_context()
+        p8 = lib.PKCS8_decrypt_ex(sig, password, len(password), ctx.libctx if ctx else None, None)
         if not p8:
             clear_errors()
             raise KeyFileError("неверный пароль ключа или повреждённый файл")
@@ -97,6 +103,12 @@ _NID_CERTBAG = 152
 
 
 def _open_pkcs12(der: bytes, password: bytes | None) -> KeyMaterial:
+    # MAC and encrypted bags are resolved in the thread's default context: make it the GOST one
+    with thread_default() as ctx:
+        return _open_pkcs12_in(der, password, ctx.libctx if ctx else None)
+
+
+def _open_pkcs12_in(der: bytes, password: bytes | None, libctx: int | None) -> KeyMaterial:
     pw = password or b""
     p12 = d2i("d2i_PKCS12", der)
     try:
@@ -118,7 +130,8 @@ def _open_pkcs12(der: bytes, password: bytes | None) -> KeyMaterial:
                     for bag in _stack_items(bags):
                         nid = lib.PKCS12_SAFEBAG_get_nid(bag)
                         if nid == _NID_SHROUDED:
-                            p8 = check_ptr(lib.PKCS12_decrypt_skey(bag, pw, len(pw)), "PKCS12_decrypt_skey")
+                            p8 = check_ptr(lib.PKCS12_decrypt_skey_ex(bag, pw, len(pw), libctx, None),
+                                           "PKCS12_decrypt_skey_ex")  # fmt: skip
                             try:
                                 keys.append(i2d("i2d_PKCS8_PRIV_KEY_INFO", p8))
                             finally:
@@ -172,7 +185,23 @@ def read_key_material(data: bytes, password: str | bytes | None = None) -> KeyMa
         raise
     except Exception:
         clear_errors()
-    return _open_pkcs12(data, pw)
+    try:
+        material = _open_pkcs12(data, pw)
+        parse_pkcs8(material.pkcs8)  # a masked key (Р 50.1.112-2016) is no plain PKCS#8 yet
+        return material
+    except (OpenSSLError, ValueError) as exc:
+        # CryptoPro CSP's MAC (GOST R 34.11-94 keyed by RFC 7292), its own key bag, masked keys,
+        # PBES2 with GOST ciphers in a context that cannot parse them: signing.cryptopro_pfx reads those
+        from signing.cryptopro_pfx import PfxError, looks_like_pkcs12, read_pfx
+
+        clear_errors()
+        if not looks_like_pkcs12(data):
+            raise KeyFileError(f"PKCS#12 не прочитан: {exc}") from exc
+        try:
+            contents = read_pfx(data, password)
+        except PfxError as pfx_exc:
+            raise KeyFileError(str(pfx_exc)) from pfx_exc
+        return KeyMaterial(contents.pkcs8, contents.certificates)
 
 
 class GostSigner:
@@ -274,6 +303,10 @@ def pkcs8_to_pem(pkcs8_der: bytes, password: str | bytes | None = None, iteratio
         lib.PKCS8_PRIV_KEY_INFO_free(p8)
 
 
+_NID_AES_256_CBC = 427
+PKCS12_ITERATIONS = 2048  # OpenSSL's default for PKCS12_create
+
+
 def make_pkcs12(
     pkcs8_der: bytes,
     certificate: Certificate,
@@ -281,32 +314,54 @@ def make_pkcs12(
     chain: Sequence[Certificate] = (),
     name: str = "gateway",
 ) -> bytes:
-    """A PKCS#12 (``.p12``/``.pfx``) with OpenSSL 3 defaults (AES-256, SHA-256 MAC).
+    """A PKCS#12 (``.p12``/``.pfx``) with OpenSSL 3 defaults (PBES2 AES-256-CBC, SHA-256 MAC).
 
-    Needs the GOST engine: libcrypto must understand the key to build the bags.
+    Built from the PKCS#8 bytes and the certificates' DER, bag by bag, so no backend has to
+    understand the GOST key (any backend, the pure-Python one included).  The key bag and
+    the leaf certificate carry the same ``localKeyId`` (SHA-1 of the certificate, as OpenSSL).
     """
-    from signing.gost_engine import load_engine
-
-    if load_engine() is None:
-        raise KeyFileError("для создания PKCS#12 нужен движок GOST: apt-get install libengine-gost-openssl")
     pw = _pw(password) or b""
-    pkey = d2i("d2i_AutoPrivateKey", pkcs8_der)
-    x509 = d2i("d2i_X509", certificate.der)
-    stack = lib.OPENSSL_sk_new_null()
-    extra = [d2i("d2i_X509", c.der) for c in chain]
+    key_id = hashlib.sha1(certificate.der, usedforsecurity=False).digest()
+    label = name.encode("utf-8")
+    p8 = d2i("d2i_PKCS8_PRIV_KEY_INFO", pkcs8_der)
+    cert_bags = check_ptr(lib.OPENSSL_sk_new_null(), "OPENSSL_sk_new_null")
+    key_bags = check_ptr(lib.OPENSSL_sk_new_null(), "OPENSSL_sk_new_null")
+    safes = check_ptr(lib.OPENSSL_sk_new_null(), "OPENSSL_sk_new_null")
     try:
-        for x in extra:
-            lib.OPENSSL_sk_push(stack, x)
-        p12 = check_ptr(lib.PKCS12_create(pw, name.encode(), pkey, x509, stack, 0, 0, 0, 0, 0), "PKCS12_create")
+        for i, cert in enumerate((certificate, *chain)):
+            x = d2i("d2i_X509", cert.der)
+            try:
+                bag = check_ptr(lib.PKCS12_SAFEBAG_create_cert(x), "PKCS12_SAFEBAG_create_cert")
+            finally:
+                lib.X509_free(x)
+            lib.OPENSSL_sk_push(cert_bags, bag)
+            if i == 0:
+                check(lib.PKCS12_add_localkeyid(bag, key_id, len(key_id)), "PKCS12_add_localkeyid")
+                check(lib.PKCS12_add_friendlyname_utf8(bag, label, len(label)), "PKCS12_add_friendlyname")
+        key_bag = check_ptr(
+            lib.PKCS12_SAFEBAG_create_pkcs8_encrypt_ex(_NID_AES_256_CBC, pw, len(pw), None, 0, PKCS12_ITERATIONS, p8,
+                                                       None, None),
+            "PKCS12_SAFEBAG_create_pkcs8_encrypt_ex",
+        )  # fmt: skip
+        lib.OPENSSL_sk_push(key_bags, key_bag)
+        check(lib.PKCS12_add_localkeyid(key_bag, key_id, len(key_id)), "PKCS12_add_localkeyid")
+        check(lib.PKCS12_add_friendlyname_utf8(key_bag, label, len(label)), "PKCS12_add_friendlyname")
+        lib.OPENSSL_sk_push(safes, check_ptr(
+            lib.PKCS12_pack_p7encdata_ex(_NID_AES_256_CBC, pw, len(pw), None, 0, PKCS12_ITERATIONS, cert_bags, None,
+                                         None),
+            "PKCS12_pack_p7encdata_ex",
+        ))  # fmt: skip
+        lib.OPENSSL_sk_push(safes, check_ptr(lib.PKCS12_pack_p7data(key_bags), "PKCS12_pack_p7data"))
+        p12 = check_ptr(lib.PKCS12_add_safes_ex(safes, 0, None, None), "PKCS12_add_safes_ex")
         try:
+            check(lib.PKCS12_set_mac(p12, pw, len(pw), None, 0, PKCS12_ITERATIONS, lib.EVP_sha256()), "PKCS12_set_mac")
             return i2d("i2d_PKCS12", p12)
         finally:
             lib.PKCS12_free(p12)
+    except OpenSSLError as exc:
+        raise KeyFileError(f"PKCS#12 не создан: {exc}") from exc
     finally:
-        lib.OPENSSL_sk_free(stack)
-        for x in extra:
-            lib.X509_free(x)
-        lib.X509_free(x509)
-        lib.EVP_PKEY_free(pkey)
-
-
+        lib.OPENSSL_sk_pop_free(safes, free_function("PKCS7_free"))
+        lib.OPENSSL_sk_pop_free(key_bags, free_function("PKCS12_SAFEBAG_free"))
+        lib.OPENSSL_sk_pop_free(cert_bags, free_function("PKCS12_SAFEBAG_free"))
+        lib.PKCS8_PRIV_KEY_INFO_free(p8)

@@ -4,7 +4,9 @@ Why ctypes and hand-written: Python's ``cryptography`` has no GOST and no way to
 engine; M2Crypto and pyOpenSSL do not expose the engine-backed EVP_PKEY calls we need.
 Only the handful of functions the signing package calls are declared here, with their C
 prototypes, so that a wrong argument type fails loudly instead of corrupting memory.
-The GOST engine itself is loaded in :mod:`signing.gost_engine`.
+The GOST engine is loaded in :mod:`signing.gost_engine`, the GOST provider (in a library
+context of its own) in :mod:`signing.gost_provider`.  Functions of OpenSSL 3 only (library
+contexts, providers, ``*_ex`` variants) are declared as well: OpenSSL 3.0 is the minimum.
 """
 
 from __future__ import annotations
@@ -52,6 +54,23 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "ENGINE_init": (c_int, [_P]),
     "ENGINE_set_default": (c_int, [_P, c_uint]),
     "ENGINE_free": (c_int, [_P]),
+    # library contexts and providers (OpenSSL 3)
+    "OSSL_LIB_CTX_new": (_P, []),
+    "OSSL_LIB_CTX_free": (None, [_P]),
+    "OSSL_LIB_CTX_set0_default": (_P, [_P]),
+    "OSSL_LIB_CTX_get0_global_default": (_P, []),
+    "OSSL_PROVIDER_set_default_search_path": (c_int, [_P, c_char_p]),
+    "OSSL_PROVIDER_load": (_P, [_P, c_char_p]),
+    "OSSL_PROVIDER_unload": (c_int, [_P]),
+    "OSSL_PROVIDER_available": (c_int, [_P, c_char_p]),
+    "EVP_MD_fetch": (_P, [_P, c_char_p, c_char_p]),
+    "EVP_MD_free": (None, [_P]),
+    "EVP_KEYMGMT_fetch": (_P, [_P, c_char_p, c_char_p]),
+    "EVP_KEYMGMT_free": (None, [_P]),
+    "EVP_SIGNATURE_fetch": (_P, [_P, c_char_p, c_char_p]),
+    "EVP_SIGNATURE_free": (None, [_P]),
+    "EVP_CIPHER_fetch": (_P, [_P, c_char_p, c_char_p]),
+    "EVP_CIPHER_free": (None, [_P]),
     # digests
     "EVP_get_digestbyname": (_P, [c_char_p]),
     "EVP_MD_CTX_new": (_P, []),
@@ -63,6 +82,16 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     # keys
     "d2i_AutoPrivateKey": (_P, [_PP, _PP, c_long]),
     "d2i_PUBKEY": (_P, [_PP, _PP, c_long]),
+    "d2i_AutoPrivateKey_ex": (_P, [_PP, _PP, c_long, _P, c_char_p]),
+    "d2i_PUBKEY_ex": (_P, [_PP, _PP, c_long, _P, c_char_p]),
+    "EVP_PKEY_CTX_new_from_pkey": (_P, [_P, _P, c_char_p]),
+    "EVP_PKEY_CTX_new_from_name": (_P, [_P, c_char_p, c_char_p]),
+    "EVP_PKEY_get0_type_name": (c_char_p, [_P]),
+    "EVP_DigestSignInit_ex": (c_int, [_P, _PP, c_char_p, _P, c_char_p, _P, _P]),
+    "EVP_DigestSign": (c_int, [_P, c_char_p, POINTER(c_size_t), c_char_p, c_size_t]),
+    "EVP_DigestVerifyInit_ex": (c_int, [_P, _PP, c_char_p, _P, c_char_p, _P, _P]),
+    "EVP_DigestVerify": (c_int, [_P, c_char_p, c_size_t, c_char_p, c_size_t]),
+    "EVP_MD_CTX_set_flags": (None, [_P, c_int]),
     "i2d_PUBKEY": (c_int, [_P, _PP]),
     "EVP_PKEY_free": (None, [_P]),
     "EVP_PKEY2PKCS8": (_P, [_P]),
@@ -85,6 +114,7 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "i2d_X509_SIG": (c_int, [_P, _PP]),
     "X509_SIG_free": (None, [_P]),
     "PKCS8_decrypt": (_P, [_P, c_char_p, c_int]),
+    "PKCS8_decrypt_ex": (_P, [_P, c_char_p, c_int, _P, c_char_p]),
     "PKCS8_encrypt": (_P, [c_int, _P, c_char_p, c_int, c_char_p, c_int, c_int, _P]),
     "EVP_aes_256_cbc": (_P, []),
     # PKCS#12
@@ -97,6 +127,16 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "PKCS12_unpack_p7encdata": (_P, [_P, c_char_p, c_int]),
     "PKCS12_SAFEBAG_get_nid": (c_int, [_P]),
     "PKCS12_decrypt_skey": (_P, [_P, c_char_p, c_int]),
+    "PKCS12_decrypt_skey_ex": (_P, [_P, c_char_p, c_int, _P, c_char_p]),
+    "PKCS12_SAFEBAG_create_cert": (_P, [_P]),
+    "PKCS12_SAFEBAG_create_pkcs8_encrypt_ex": (_P, [c_int, c_char_p, c_int, c_char_p, c_int, c_int, _P, _P, c_char_p]),
+    "PKCS12_add_localkeyid": (c_int, [_P, c_char_p, c_int]),
+    "PKCS12_add_friendlyname_utf8": (c_int, [_P, c_char_p, c_int]),
+    "PKCS12_pack_p7data": (_P, [_P]),
+    "PKCS12_pack_p7encdata_ex": (_P, [c_int, c_char_p, c_int, c_char_p, c_int, c_int, _P, _P, c_char_p]),
+    "PKCS12_add_safes_ex": (_P, [_P, c_int, _P, c_char_p]),
+    "PKCS12_set_mac": (c_int, [_P, c_char_p, c_int, c_char_p, c_int, c_int, _P]),
+    "EVP_sha256": (_P, []),
     "PKCS12_SAFEBAG_get0_p8inf": (_P, [_P]),
     "PKCS12_SAFEBAG_get1_cert": (_P, [_P]),
     "PKCS12_create": (_P, [c_char_p, c_char_p, _P, _P, _P, c_int, c_int, c_int, c_int, c_int]),
@@ -112,6 +152,28 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "d2i_X509": (_P, [_PP, _PP, c_long]),
     "i2d_X509": (c_int, [_P, _PP]),
     "X509_free": (None, [_P]),
+    # PKCS#12 pieces and symmetric GOST primitives for CryptoPro containers (signing.cryptopro_pfx)
+    "d2i_X509_ALGOR": (_P, [_PP, _PP, c_long]),
+    "i2d_X509_ALGOR": (c_int, [_P, _PP]),
+    "X509_ALGOR_free": (None, [_P]),
+    "PKCS12_pbe_crypt_ex": (_P, [_P, c_char_p, c_int, c_char_p, c_int, _PP, POINTER(c_int), c_int, _P, c_char_p]),
+    "PKCS5_pbe2_set_iv_ex": (_P, [_P, c_int, c_char_p, c_int, c_char_p, c_int, _P]),
+    "PKCS5_pbe_set_ex": (_P, [c_int, c_int, c_char_p, c_int, _P]),
+    "PKCS5_PBKDF2_HMAC": (c_int, [c_char_p, c_int, c_char_p, c_int, c_int, _P, c_int, c_char_p]),
+    "PKCS12_key_gen_utf8": (c_int, [c_char_p, c_int, c_char_p, c_int, c_int, c_int, c_int, c_char_p, _P]),
+    "HMAC": (_P, [_P, c_char_p, c_int, c_char_p, c_size_t, c_char_p, POINTER(c_uint)]),
+    "EVP_MD_get_size": (c_int, [_P]),
+    "EVP_MD_CTX_ctrl": (c_int, [_P, c_int, c_int, _P]),
+    "EVP_get_cipherbyname": (_P, [c_char_p]),
+    "OBJ_nid2sn": (c_char_p, [c_int]),
+    "EVP_CIPHER_CTX_new": (_P, []),
+    "EVP_CIPHER_CTX_free": (None, [_P]),
+    "EVP_CipherInit_ex": (c_int, [_P, _P, _P, c_char_p, c_char_p, c_int]),
+    "EVP_CIPHER_CTX_set_padding": (c_int, [_P, c_int]),
+    "EVP_CIPHER_CTX_ctrl": (c_int, [_P, c_int, c_int, _P]),
+    "EVP_CipherUpdate": (c_int, [_P, c_char_p, POINTER(c_int), c_char_p, c_int]),
+    "EVP_CipherFinal_ex": (c_int, [_P, c_char_p, POINTER(c_int)]),
+    "CRYPTO_free": (None, [_P, c_char_p, c_int]),
 }
 
 for _name, (_res, _args) in _PROTOTYPES.items():

@@ -9,7 +9,8 @@ closed, the xmlsec wheel has no GOST), hence this module.
 Speed: signing writes SignedInfo straight in its canonical form from a template
 (it is our own fixed text, so c14n is known without running it) and digests the
 reference by walking the tree (see :mod:`signing.smev_transform`).  Verification runs
-lxml's C14N only for SignedInfo.
+lxml's C14N only for SignedInfo, finds children by C-level iteration rather than
+ElementPath, and keeps KeyInfo certificates parsed by their base64 text.
 
 Signature wrapping: :func:`verify` returns, per signature, the element that was digested,
 re-parsed from exactly the digested bytes; callers read data only from it.  The
@@ -21,6 +22,7 @@ wrapper element; ``expect_signed`` pins the qualified names that may be signed.
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import re
 from collections.abc import Collection, Sequence
@@ -43,6 +45,7 @@ from signing.certificates import (
 from signing.chain import ChainResult, public_key, validate_chain
 from signing.keys import Signer
 from signing.smev_transform import TransformError, transform_element
+from signing.trust_store import TrustStore
 from signing.xml_parsing import parse_document, parse_fragment
 
 __all__ = ["SignatureReport", "XMLSignatureError", "sign_element", "verify", "verified_element"]
@@ -235,7 +238,34 @@ def _as_crls(value: Sequence[RevocationList] | RevocationList | bytes | None) ->
 
 
 def _b64(text: str | None) -> bytes:
-    return base64.b64decode("".join((text or "").split()), validate=True)
+    try:  # one line of strict base64, the common case, without the whitespace pass
+        return binascii.a2b_base64(text or "", strict_mode=True)
+    except ValueError:
+        return base64.b64decode("".join((text or "").split()), validate=True)
+
+
+def _child(el: etree._Element | None, tag: str) -> etree._Element | None:
+    """The first child named ``tag``: a C-level walk (``find`` goes through ElementPath in Python)."""
+    if el is not None:
+        for child in el.iterchildren(tag):
+            return child
+    return None
+
+
+def _child_text(el: etree._Element | None, *path: str) -> str | None:
+    """As ``findtext("a/b/c")``: None when the element is missing, "" when it has no text."""
+    for tag in path:
+        el = _child(el, tag)
+    return None if el is None else (el.text or "")
+
+
+def _first_children(el: etree._Element) -> dict[Any, etree._Element]:
+    """Tag → the first child with it, in one pass (instead of one lookup per child wanted)."""
+    found: dict[Any, etree._Element] = {}
+    for child in el:
+        if child.tag not in found:
+            found[child.tag] = child
+    return found
 
 
 def _certificate(text: str | None) -> Certificate:
@@ -250,6 +280,10 @@ def _certificate(text: str | None) -> Certificate:
 
 
 _ALLOWED_TRANSFORMS = ([oids.EXC_C14N, oids.SMEV_TRANSFORM], [oids.SMEV_TRANSFORM])
+_SIGNED_INFO, _SIGNATURE_VALUE, _KEY_INFO = DS + "SignedInfo", DS + "SignatureValue", DS + "KeyInfo"
+_C14N_METHOD, _SIGNATURE_METHOD, _REFERENCE = DS + "CanonicalizationMethod", DS + "SignatureMethod", DS + "Reference"
+_DIGEST_METHOD, _DIGEST_VALUE = DS + "DigestMethod", DS + "DigestValue"
+_TRANSFORMS, _TRANSFORM, _SIGNATURE = DS + "Transforms", DS + "Transform", DS + "Signature"
 
 
 def _check_one(
@@ -262,12 +296,16 @@ def _check_one(
     report = SignatureReport(reference_id=None)
     parent = sig.getparent()
     report.container = str(parent.tag) if parent is not None else None
-    si = sig.find(DS + "SignedInfo")
+    parts = _first_children(sig)
+    si = parts.get(_SIGNED_INFO)
     if si is None:
         return report._error("malformed", "нет ds:SignedInfo")
-    c14n = si.find(DS + "CanonicalizationMethod")
-    method = si.find(DS + "SignatureMethod")
-    refs = si.findall(DS + "Reference")
+    info = _first_children(si)
+    c14n = info.get(_C14N_METHOD)
+    method = info.get(_SIGNATURE_METHOD)
+    refs = [info[_REFERENCE]] if _REFERENCE in info else []
+    if refs and len(info) < len(si):  # more children than distinct tags: maybe a second Reference
+        refs = list(si.iterchildren(_REFERENCE))
     if c14n is None or c14n.get("Algorithm") != oids.EXC_C14N:
         return report._error("c14n", "метод канонизации SignedInfo не exc-c14n")
     report.signature_method = method.get("Algorithm") if method is not None else None
@@ -281,24 +319,29 @@ def _check_one(
     if not uri.startswith("#") or len(uri) < 2:
         return report._error("reference_uri", f"ссылка не на элемент документа: {uri!r}")
     report.reference_id = uri[1:]
-    transforms = [t.get("Algorithm") for t in ref.iterfind(f"{DS}Transforms/{DS}Transform")]
+    in_ref = _first_children(ref)
+    listed = in_ref.get(_TRANSFORMS)
+    if len(in_ref) < len(ref):  # a tag seen twice: maybe several Transforms, read them all
+        transforms = [t.get("Algorithm") for ts in ref.iterchildren(_TRANSFORMS) for t in ts.iterchildren(_TRANSFORM)]
+    else:
+        transforms = [t.get("Algorithm") for t in listed.iterchildren(_TRANSFORM)] if listed is not None else []
     if transforms not in _ALLOWED_TRANSFORMS:
         return report._error("transforms", "преобразования не соответствуют профилю СМЭВ: " + ", ".join(map(str, transforms)))
-    dm = ref.find(DS + "DigestMethod")
+    dm = in_ref.get(_DIGEST_METHOD)
     report.digest_method = dm.get("Algorithm") if dm is not None else None
     ref_digest = oids.XML_DIGESTS.get(report.digest_method or "")
     if ref_digest is None:
         return report._error("algorithm", f"алгоритм хэширования не поддерживается: {report.digest_method}")
     try:
-        digest_value = _b64(ref.findtext(DS + "DigestValue"))
-        signature_value = _b64(sig.findtext(DS + "SignatureValue"))
-        cert = _certificate(sig.findtext(f"{DS}KeyInfo/{DS}X509Data/{DS}X509Certificate"))
+        digest_value = _b64(_child_text(in_ref.get(_DIGEST_VALUE)))
+        signature_value = _b64(_child_text(parts.get(_SIGNATURE_VALUE)))
+        cert = _certificate(_child_text(parts.get(_KEY_INFO), DS + "X509Data", DS + "X509Certificate"))
     except Exception as exc:
         return report._error("malformed", f"повреждённые DigestValue/SignatureValue/сертификат: {exc}")
     report.certificate = cert
     # the signature value over exc-c14n(SignedInfo) as it stands
     prefixes = None
-    inc = c14n.find("{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces")
+    inc = _child(c14n, "{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces")
     if inc is not None:
         prefixes = (inc.get("PrefixList") or "").split()
     canonical = etree.tostring(si, method="c14n", exclusive=True, with_comments=False, inclusive_ns_prefixes=prefixes)
@@ -317,7 +360,7 @@ def _check_one(
     target = targets[0]
     report.signed_name = str(target.tag)
     ancestors = list(target.iterancestors())
-    if target is sig or any(a.tag == DS + "Signature" for a in ancestors) or sig in ancestors or target in sig.iterancestors():
+    if target is sig or any(a.tag == _SIGNATURE for a in ancestors) or sig in ancestors or target in sig.iterancestors():
         return report._error("wrapping", "подписанный элемент находится внутри подписи или содержит её")
     if layout == "sibling":
         wrapper = sig.getparent()
@@ -349,6 +392,7 @@ def verify(
     expect_signed: Collection[str] | None = None,
     layout: Literal["sibling", "any"] = "sibling",
     backend: Backend | None = None,
+    trust: TrustStore | None = None,
 ) -> list[SignatureReport]:
     """Verify every ``ds:Signature`` in ``xml``; one report each, in document order.
 
@@ -363,7 +407,9 @@ def verify(
     reports = []
     for sig in root.iter(DS + "Signature"):
         report = _check_one(sig, ids, b, layout, expect_signed)
-        if anchors and report.certificate is not None:
+        if trust is not None and report.certificate is not None:  # the store's anchors, revocation, policy (cached)
+            report.chain = trust.validate(report.certificate, intermediates=intermediates, at=at)
+        elif anchors and report.certificate is not None:
             report.chain = validate_chain(report.certificate, anchors, intermediates=intermediates, crls=crls, at=at, backend=b)
         reports.append(report)
     return reports

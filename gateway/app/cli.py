@@ -81,6 +81,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from signing import cli as signing_cli
 
     signing_cli.add_commands(sub)
+    from signing import trust_cli
+
+    trust_cli.add_commands(sub, pki_dir=_pki_dir, signer_cert=_tsl_signer_cert)
     from emulators import cli as emulators_cli
 
     emulators_cli.add_commands(sub, ports=_emulator_ports, default_trust=_default_trust)
@@ -93,6 +96,20 @@ def _emulator_ports() -> dict[str, int]:
     from gateway.systems import emulator_ports
 
     return emulator_ports(load_settings())
+
+
+def _pki_dir() -> Path:
+    """``GATEWAY_PKI_DIR`` (default ``$GATEWAY_DATA_DIR/pki``): where ``gateway trust import-tsl`` stores the list."""
+    from gateway.core.settings import load_settings
+
+    return load_settings().effective_pki_dir
+
+
+def _tsl_signer_cert() -> Path | None:
+    """``GATEWAY_TRUST__TSL_SIGNER_CERT``: the certificate the trusted list must be signed with (or its issuer)."""
+    from gateway.core.settings import load_settings
+
+    return load_settings().trust.tsl_signer_cert
 
 
 def _default_trust() -> Path:

@@ -17,14 +17,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from gateway.context import Context
+from gateway.core.logs import configure
 from gateway.core.settings import Settings
 from gateway.municipalities import Role
 from gateway.store.journal import utc_stamp
 
 
 def _run(coro_factory: Callable[[Context], Awaitable[int]]) -> int:
+    settings = Settings()
+    configure(max(settings.log_level.upper(), "WARNING", key=logging.getLevelName), settings.log_format)
+
     async def main() -> int:
-        ctx = await Context.open(Settings())
+        ctx = await Context.open(settings)
         try:
             return await coro_factory(ctx)
         finally:
@@ -49,7 +53,7 @@ def _worker(args: argparse.Namespace) -> int:
     if unknown:
         print(f"Неизвестные системы: {', '.join(sorted(unknown))}; допустимы: {', '.join(SYSTEMS)}", file=sys.stderr)
         return 2
-    return worker(Settings(), systems)
+    return worker(Settings(), systems, metrics_port=args.metrics_port, metrics_host=args.metrics_host)
 
 
 def _expiry(value: str | None, now: dt.datetime, zone: str) -> dt.datetime | None:
@@ -238,8 +242,6 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-
     p = sub.add_parser("serve", help="запустить шлюз (API, очередь, эмуляторы)")
     p.add_argument("--host", default=None, help="адрес, на котором слушать (по умолчанию GATEWAY_HOST, 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="порт (по умолчанию GATEWAY_PORT, 8080)")
@@ -249,6 +251,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
     p = sub.add_parser("worker", help="обработчик очереди (с RabbitMQ: отдельные процессы доставки)")
     p.add_argument("--system", action="append", help="только эти системы (можно несколько раз)")
+    p.add_argument("--metrics-port", type=int, default=None, help="отдавать метрики Prometheus (/metrics) на этом порту")
+    p.add_argument("--metrics-host", default=None, help="адрес для метрик (по умолчанию GATEWAY_HOST)")
     p.set_defaults(func=_worker)
 
     tokens = sub.add_parser("tokens", help="токены доступа").add_subparsers(dest="tokens_command", required=True)

@@ -16,12 +16,15 @@ from gateway.features.compliance import FEATURE as COMPLIANCE
 from gateway.features.epgu import FEATURE as EPGU
 from gateway.features.indicators import FEATURE as INDICATORS
 from gateway.features.operations import FEATURE as OPERATIONS
+from gateway.features.powers_of_attorney import FEATURE as POWERS_OF_ATTORNEY
 from gateway.features.publishing import FEATURE as PUBLISHING
 from gateway.features.registry_sync import FEATURE as REGISTRY_SYNC
 from gateway.workflow.feature import Feature
 from gateway.workflow.service import DocumentService
 
-FEATURES: tuple[Feature, ...] = (EPGU, AGREEMENTS, REGISTRY_SYNC, PUBLISHING, INDICATORS, OPERATIONS, COMPLIANCE)
+FEATURES: tuple[Feature, ...] = (
+    EPGU, AGREEMENTS, REGISTRY_SYNC, PUBLISHING, INDICATORS, OPERATIONS, COMPLIANCE, POWERS_OF_ATTORNEY,
+)
 
 
 def build_service(ctx: Context, transport: GatewayTransport | None = None) -> DocumentService:

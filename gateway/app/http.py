@@ -8,8 +8,11 @@ header over 8 KB, a malformed request line, a broken chunked body).
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import traceback
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,17 +22,21 @@ from aiohttp.web_request import BaseRequest
 
 from gateway.app.api_docs import add_api_docs
 from gateway.app.batch import routes as batch_routes
+from gateway.app.console import mount_console
 from gateway.app.features import FEATURES, build_service
+from gateway.app.metrics import add_metrics, measure_requests
 from gateway.app.openapi import openapi_document
 from gateway.app.routes import routes
 from gateway.app.sealing import sealer_context
 from gateway.context import Context
+from gateway.core.logs import DOCUMENT_ID, REQUEST_ID
 from gateway.delivery.transport import GatewayTransport
 from gateway.documents.text import NOT_IN_LINE
 from gateway.store.retry import DatabaseBusy
 from gateway.workflow.app_keys import CTX, SERVICE, TRANSPORT
 from gateway.workflow.http import json_response, problem_response, too_large
 from gateway.workflow.params import query_problem
+from gateway.workflow.problems import CONTENT_TYPE as PROBLEM_TYPE
 from gateway.workflow.problems import Problem, database_unavailable
 from gateway.workflow.refusals import journal_refusal
 from gateway.workflow.service import DocumentService
@@ -61,6 +68,51 @@ def check_request_line(request: web.Request) -> None:
             raise query_problem("", "Имя параметра запроса содержит управляющие символы")
         if NOT_IN_LINE.search(value):
             raise query_problem(name, f"Параметр {name} содержит управляющие символы")
+
+
+#: An ``X-Request-Id`` taken from the client as it is: a short token of safe characters.
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
+REQUEST_ID_HEADER = "X-Request-Id"
+DOCUMENT_ID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def request_id_for(header: str | None) -> str:
+    """The client's ``X-Request-Id`` when it is a sane token, else a new one."""
+    if header is not None and SANE_REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+def _with_request_id(response: web.StreamResponse, request_id: str) -> None:
+    """The id in the response's header and, for a problem, in its body (``request_id``)."""
+    if response.prepared:
+        return
+    response.headers[REQUEST_ID_HEADER] = request_id
+    if isinstance(response, web.Response) and response.content_type == PROBLEM_TYPE and isinstance(response.body, bytes):
+        body = json.loads(response.body)
+        if isinstance(body, dict):
+            body["request_id"] = request_id
+            response.body = json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id (and the document id of ``…/documents/{id}`` routes) for logs, headers and problems."""
+    request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+    tokens = [(REQUEST_ID, REQUEST_ID.set(request_id))]
+    document = request.match_info.get("id") if request.path.startswith("/api/v1/documents/") else None
+    if document is not None and DOCUMENT_ID_FORM.fullmatch(document):  # an id, never whatever the path holds
+        tokens.append((DOCUMENT_ID, DOCUMENT_ID.set(document)))
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers[REQUEST_ID_HEADER] = request_id
+        raise
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+    _with_request_id(response, request_id)
+    return response
 
 
 @web.middleware
@@ -101,7 +153,8 @@ def create_app(
     ctx: Context, transport: GatewayTransport | None = None, service: DocumentService | None = None
 ) -> web.Application:
     """The API; with a ``transport`` it also answers backpressure (429) and manages dead letters."""
-    app = web.Application(client_max_size=ctx.settings.max_body_bytes, middlewares=[problem_boundary])
+    middlewares = [request_context, measure_requests, problem_boundary]
+    app = web.Application(client_max_size=ctx.settings.max_body_bytes, middlewares=middlewares)
     app[CTX] = ctx
     app[SERVICE] = service or build_service(ctx, transport)
     if transport is not None:
@@ -110,12 +163,14 @@ def create_app(
     app.add_routes(routes)
     for feature in FEATURES:
         app.add_routes(feature.routes)
+    mount_console(app)  # the operator's web console at /console/
 
     async def openapi(request: web.Request) -> web.Response:
         return json_response(openapi_document())
 
     app.router.add_get("/api/openapi.json", openapi)
     add_api_docs(app)  # Swagger UI at /api/docs, from the packaged bundle
+    add_metrics(app, ctx, transport)
     if ctx.settings.journal.run_sealer:
         app.cleanup_ctx.append(lambda app: sealer_context(app, ctx))
     return app
@@ -163,6 +218,7 @@ class ProblemRequestHandler(RequestHandler):
         if request.writer.output_size > 0:  # the answer has begun: nothing else can be sent
             raise ConnectionError("response already started")
         response = problem_response(protocol_problem(status, exc))
+        _with_request_id(response, request_id_for(None))
         response.force_close()
         return response
 

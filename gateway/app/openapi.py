@@ -6,6 +6,7 @@ so the description cannot drift from what the gateway accepts.
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from typing import Any
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from gateway.app.features import FEATURES
+from gateway.app.openapi_examples import add_examples, payload_example
 from gateway.core.settings import BatchSettings
 from gateway.documents.registry import DOCUMENT_TYPES
 from gateway.documents.status import DocumentStatus
@@ -32,11 +34,13 @@ def _ref(name: str) -> dict[str, str]:
 
 def _problem_responses(*codes: int) -> dict[str, Any]:
     texts = {
-        400: "Malformed request", 401: "Missing or invalid bearer token", 403: "Forbidden for this token",
-        404: "Not found", 409: "Conflict", 413: "Body too large", 415: "Unsupported content type",
-        422: "Validation or decree rule failed", 429: "Backpressure: retry later",
-        500: "Internal error (details only in the server log)",
-        503: "Database or a state system unavailable: retry later",
+        400: "Некорректный запрос", 401: "Нет токена доступа или он недействителен",
+        403: "Этому токену действие запрещено", 404: "Не найдено", 409: "Конфликт с текущим состоянием",
+        413: "Слишком большое тело запроса", 415: "Неподдерживаемый тип содержимого",
+        422: "Не пройдена проверка данных или правило постановления",
+        429: "Шлюз перегружен: повторите запрос позже (`Retry-After`)",
+        500: "Внутренняя ошибка (подробности только в журнале сервера)",
+        503: "База данных или государственная система недоступна: повторите запрос позже",
     }  # fmt: skip
     return {
         str(c): {"description": texts[c], "content": {"application/problem+json": {"schema": _ref("Problem")}}}
@@ -62,17 +66,20 @@ _BATCH_FAILURE_EXAMPLE = {
 
 def _batch_schemas() -> dict[str, Any]:
     """The bulk routes' envelopes and per-item results."""
-    items_doc = (f"1 to GATEWAY_BATCH__MAX_ITEMS items (default {_BATCH_MAX_ITEMS}); more is 413 batch_too_large. "
-                 "An item that is not an object refuses the whole request (422 item_not_object).")  # fmt: skip
+    items_doc = (f"От 1 до `GATEWAY_BATCH__MAX_ITEMS` элементов (по умолчанию {_BATCH_MAX_ITEMS}); больше — ответ 413 "
+                 "`batch_too_large`. Элемент, который не является объектом, отклоняет весь запрос (422 `item_not_object`).")  # fmt: skip
     return {
-        "BatchSubmitItem": {
-            "allOf": [_ref("SubmitRequest")],
+        "BatchSubmitItem": {  # SubmitRequest's members (it admits no others) and the item's key
             "type": "object",
+            "required": ["type", "municipality", "payload"],
+            "additionalProperties": False,
             "properties": {
+                **_document_schemas()["SubmitRequest"]["properties"],
                 "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 255,
-                                    "description": "As the Idempotency-Key header of POST /api/v1/documents (same "
-                                                   "namespace per token): same key and content give the stored answer, "
-                                                   "same key with other content 409 idempotency_key_reused"},
+                                    "description": "Как заголовок `Idempotency-Key` у `POST /api/v1/documents` (ключи "
+                                                   "общие в пределах токена): тот же ключ с тем же содержимым возвращает "
+                                                   "сохранённый ответ, тот же ключ с другим содержимым — 409 "
+                                                   "`idempotency_key_reused`"},
             },
         },  # fmt: skip
         "BatchSubmitRequest": {
@@ -88,7 +95,7 @@ def _batch_schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "id": {"type": "string", "format": "uuid"},
-                "action": {"type": "string", "description": "approve, reject, sign, send, or a step of the profile"},
+                "action": {"type": "string", "description": "`approve`, `reject`, `sign`, `send` или этап из профиля муниципалитета"},
                 "body": _ref("ActionRequest"),
             },
         },
@@ -106,7 +113,7 @@ def _batch_schemas() -> dict[str, Any]:
                 "index": {"type": "integer", "minimum": 0}, "status": {"type": "integer", "enum": [200, 202]},
                 "id": {"type": "string", "format": "uuid"},
                 "document": {"oneOf": [_ref("Accepted"), _ref("Document")],
-                             "description": "What the single route answers: Accepted (submissions), Document (actions)"},
+                             "description": "То, что ответил бы одиночный запрос: `Accepted` (приём), `Document` (действие)"},
             },
         },  # fmt: skip
         "BatchItemFailure": {
@@ -114,18 +121,18 @@ def _batch_schemas() -> dict[str, Any]:
             "required": ["index", "status", "code", "detail", "pointer", "errors"],
             "properties": {
                 "index": {"type": "integer", "minimum": 0},
-                "status": {"type": "integer", "minimum": 400, "description": "What the single route would answer"},
+                "status": {"type": "integer", "minimum": 400, "description": "Статус, который ответил бы одиночный запрос"},
                 "code": {"type": "string"}, "detail": {"type": "string"},
-                "pointer": {"type": "string", "description": "The first error's pointer, else the item's (/items/<i>)"},
+                "pointer": {"type": "string", "description": "Указатель первой ошибки, иначе самого элемента (`/items/<i>`)"},
                 "errors": {"type": "array", "items": _ref("FieldError"),
-                           "description": "Pointers address the bulk request body (/items/<i>/…)"},
+                           "description": "Указатели ведут в тело пакетного запроса (`/items/<i>/…`)"},
             },
         },  # fmt: skip
         "BatchResults": {
             "type": "object",
             "required": ["results"],
             "properties": {
-                "results": {"type": "array", "description": "One per item, in the order of the items",
+                "results": {"type": "array", "description": "По одному результату на элемент, в порядке элементов",
                             "items": {"oneOf": [_ref("BatchItemSuccess"), _ref("BatchItemFailure")]}},
             },
         },  # fmt: skip
@@ -133,10 +140,11 @@ def _batch_schemas() -> dict[str, Any]:
 
 
 def _batch_paths() -> dict[str, Any]:
-    whole = ("Only the whole request can be refused with a problem (nothing is done then): a malformed envelope "
-             "(422 with pointers), too many items or bytes (413), authentication (401). Each item is its own "
-             "transaction; a refused item does not stop the others, and unexpected failures of an item are its "
-             "result (500 internal_error). Items run concurrently (GATEWAY_BATCH__CONCURRENCY), ")  # fmt: skip
+    whole = ("Ответом-ошибкой (problem) отклоняется только запрос целиком, и тогда ничего не выполняется: "
+             "неверный конверт (422 с указателями), слишком много элементов или байтов (413), нет доступа (401). "
+             "Каждый элемент — отдельная транзакция: отказ по одному элементу не останавливает остальные, а "
+             "непредвиденный сбой элемента становится его результатом (500 `internal_error`). Элементы выполняются "
+             "параллельно (`GATEWAY_BATCH__CONCURRENCY`), ")  # fmt: skip
     results_example = {"results": [
         {"index": 0, "status": 202, "id": _BATCH_ID, "document": {
             "id": _BATCH_ID, "type": "social_order", "municipality": "luga", "number": "LUG-2026-01",
@@ -146,44 +154,46 @@ def _batch_paths() -> dict[str, Any]:
     return {
         "/api/v1/documents/batch": {
             "post": {
-                "summary": "Submit many documents at once (JSON); one result per item, in order",
-                "description": "Each item is checked and stored exactly as POST /api/v1/documents would; its result "
-                "carries that route's status (202 with the same body, or the problem's status, code and pointers "
-                "under /items/<i>). " + whole + "submissions sharing an idempotency key or a document number one "
-                "after another in the given order. Backpressure answers 429 with Retry-After for the whole request "
-                "before anything is stored. The body limit is GATEWAY_BATCH__MAX_BODY_BYTES.",
+                "summary": "Принять несколько документов одним запросом (JSON); результат по каждому, по порядку",
+                "operationId": "submit_documents_batch",
+                "description": "Каждый элемент проверяется и сохраняется так же, как в `POST /api/v1/documents`; "
+                "его результат несёт статус этого запроса (202 с тем же телом или статус, код и указатели ошибки "
+                "относительно `/items/<i>`). " + whole + "а элементы с общим ключом идемпотентности или номером "
+                "документа — друг за другом в заданном порядке. При перегрузке весь запрос получает 429 с "
+                "`Retry-After` до того, как что-либо сохранено. Предельный размер тела — "
+                "`GATEWAY_BATCH__MAX_BODY_BYTES`.",
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": _ref("BatchSubmitRequest"),
-                    "examples": {"two_orders": {"summary": "Two social orders, the first with an idempotency key "
-                                                           "(payloads abbreviated: GET /api/v1/schemas/social_order/"
-                                                           "example?municipality=luga gives a whole one)",
+                    "examples": {"two_orders": {"summary": "Два социальных заказа, первый — с ключом идемпотентности",
                                                 "value": {"items": [
                         {"type": "social_order", "municipality": "luga", "idempotency_key": "crm-42",
-                         "payload": {"number": "LUG-2026-01", "date": "2026-11-23"}},
-                        {"type": "social_order", "municipality": "luga", "payload": {"date": "2026-11-23"}},
+                         "payload": payload_example("social_order")},
+                        {"type": "social_order", "municipality": "luga",
+                         "payload": {**payload_example("social_order"), "number": "LUG-2026-02"}},
                     ]}}}}}},
-                "responses": {"200": {"description": "One result per item", "content": {"application/json": {
+                "responses": {"200": {"description": "Результат по каждому элементу", "content": {"application/json": {
                     "schema": _ref("BatchResults"),
-                    "examples": {"mixed": {"summary": "One accepted, one refused", "value": results_example}}}}},
+                    "examples": {"mixed": {"summary": "Один принят, один отклонён", "value": results_example}}}}},
                     **_problem_responses(400, 401, 413, 415, 422, 429)},
             },  # fmt: skip
         },
         "/api/v1/documents/actions": {
             "post": {
-                "summary": "Take many workflow actions at once; one result per item, in order",
-                "description": "Each item runs as POST /api/v1/documents/{id}/{action} with its body would; a success "
-                "carries the document after the action (status 200). " + whole + "actions on the same document "
-                "one after another in the given order.",
+                "summary": "Выполнить несколько действий маршрута одним запросом; результат по каждому, по порядку",
+                "operationId": "take_actions_batch",
+                "description": "Каждый элемент выполняется так же, как `POST /api/v1/documents/{id}/{action}` с его "
+                "телом; при успехе результат содержит документ после действия (статус 200). " + whole + "а действия "
+                "над одним документом — друг за другом в заданном порядке.",
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": _ref("BatchActionRequest"),
-                    "examples": {"approve_then_sign": {"summary": "Approve, then sign the same document",
+                    "examples": {"approve_then_sign": {"summary": "Согласовать, затем подписать один и тот же документ",
                                                        "value": {"items": [
                         {"id": _BATCH_ID, "action": "approve", "body": {"comment": "Согласовано"}},
                         {"id": _BATCH_ID, "action": "sign"},
                     ]}}}}}},
-                "responses": {"200": {"description": "One result per item", "content": {"application/json": {
+                "responses": {"200": {"description": "Результат по каждому элементу", "content": {"application/json": {
                     "schema": _ref("BatchResults"),
-                    "examples": {"refused_action": {"summary": "An action the workflow does not know", "value": {
+                    "examples": {"refused_action": {"summary": "Действие, которого нет в маршруте", "value": {
                         "results": [{"index": 0, "status": 404, "code": "action_unknown",
                                      "detail": "Действие «archive» для документа этого вида не предусмотрено",
                                      "pointer": "/items/0", "errors": [
@@ -211,28 +221,29 @@ def _problem_schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["code", "pointer", "detail"],
             "properties": {
-                "code": {"type": "string", "description": "Stable English error code"},
-                "pointer": {"type": "string", "description": "JSON pointer into the request body (empty: the whole body)"},
-                "detail": {"type": "string", "description": "Explanation in Russian"},
+                "code": {"type": "string", "description": "Постоянный код ошибки (латиницей)"},
+                "pointer": {"type": "string", "description": "JSON Pointer в тело запроса (пустой — всё тело)"},
+                "detail": {"type": "string", "description": "Пояснение на русском языке"},
             },
         },
         "Problem": {
             "type": "object",
-            "description": "RFC 9457 problem details: the one shape of every error the gateway answers. "
-            "Some problems add members of their own (429: retry_after, reason; 413: max_bytes).",
+            "description": "Описание ошибки по RFC 9457: единый вид любой ошибки шлюза. Некоторые ошибки "
+            "добавляют свои поля (429: `retry_after`, `reason`; 413: `max_bytes`).",
             "required": ["type", "title", "status", "detail", "code"],
             "properties": {
                 "type": {"type": "string", "pattern": "^" + PROBLEM_TYPE_BASE,
-                         "description": PROBLEM_TYPE_BASE + "<code>"},
-                "title": {"type": "string", "description": "Russian title of the status"},
+                         "description": "`" + PROBLEM_TYPE_BASE + "<code>`: адрес описания кода"},
+                "title": {"type": "string", "description": "Название статуса на русском языке"},
                 "status": {"type": "integer", "minimum": 400, "maximum": 599},
-                "detail": {"type": "string", "description": "Explanation in Russian; never quotes submitted data"},
-                "code": {"type": "string", "minLength": 1, "description": "Stable English error code"},
-                "instance": {"type": "string", "description": "The request path"},
+                "detail": {"type": "string", "description": "Пояснение на русском языке; присланные данные не цитируются"},
+                "code": {"type": "string", "minLength": 1, "description": "Постоянный код ошибки (латиницей)"},
+                "instance": {"type": "string", "description": "Путь запроса"},
                 "errors": {"type": "array", "items": _ref("FieldError")},
-                "retry_after": {"type": "integer", "minimum": 0, "description": "429: seconds, as Retry-After"},
-                "reason": {"type": "string", "description": "429: why the gateway sheds load"},
-                "max_bytes": {"type": "integer", "minimum": 0, "description": "413: the body limit"},
+                "retry_after": {"type": "integer", "minimum": 0, "description": "429: через сколько секунд повторить, как в `Retry-After`"},
+                "reason": {"type": "string", "description": "429: почему шлюз ограничивает нагрузку"},
+                "max_bytes": {"type": "integer", "minimum": 0, "description": "413: предельный размер тела в байтах"},
+                "request_id": {"type": "string", "description": "`X-Request-Id` запроса (он же в заголовке ответа)"},
             },
         },  # fmt: skip
     }
@@ -250,7 +261,7 @@ def _document_schemas() -> dict[str, Any]:
                 "type": {"type": "string", "enum": type_enum},
                 "municipality": {"type": "string", "examples": ["luga"]},
                 "payload": {"oneOf": [_ref(t.model.__name__) for t in DOCUMENT_TYPES.values()],
-                            "description": "The payload of the named type; see /api/v1/schemas/{type}"},
+                            "description": "Полезная нагрузка указанного вида документа; схема — `/api/v1/schemas/{type}`"},
             },
         },  # fmt: skip
         "Delivery": {
@@ -258,7 +269,7 @@ def _document_schemas() -> dict[str, Any]:
             "required": ["system", "name", "status", "updated_at"],
             "properties": {
                 "system": {"type": "string", "enum": list(DELIVERY_SYSTEMS)},
-                "name": {"type": "string", "description": "The system's name in the municipality's decree"},
+                "name": {"type": "string", "description": "Название системы, как в постановлении муниципалитета"},
                 "status": {"type": "string", "enum": list(DELIVERY_STATUSES)},
                 "updated_at": {"type": "string"},
             },
@@ -266,7 +277,7 @@ def _document_schemas() -> dict[str, Any]:
         "Notice": {
             "type": "object",
             "required": ["code", "pointer", "detail"],
-            "description": "A warning that did not refuse the document",
+            "description": "Предупреждение, не помешавшее принять документ",
             "properties": {"code": {"type": "string"}, "pointer": {"type": "string"}, "detail": {"type": "string"}},
         },
         "Accepted": {
@@ -289,7 +300,7 @@ def _document_schemas() -> dict[str, Any]:
                 "municipality": {"type": "string"}, "number": {"type": "string"},
                 "date": {"type": "string", "format": "date"},
                 "status": {"type": "string", "enum": list(DocumentStatus)},
-                "paper": {"type": "boolean", "description": "Concluded or approved on paper (2023 fallback)"},
+                "paper": {"type": "boolean", "description": "Заключён или утверждён на бумаге (резервный порядок 2023 года)"},
                 "created_at": {"type": "string"}, "updated_at": {"type": "string"},
             },
         },  # fmt: skip
@@ -299,20 +310,21 @@ def _document_schemas() -> dict[str, Any]:
             "required": ["document_name", "approved_on", "steps", "created_by", "systems", "deliveries", "actions",
                          "payload", "personal_data_hidden", "links"],
             "properties": {
-                "document_name": {"type": "string", "description": "As the municipality's decree names it"},
+                "document_name": {"type": "string", "description": "Название документа, как в постановлении муниципалитета"},
                 "approved_on": {"type": ["string", "null"], "format": "date"},
                 "steps": {"type": "object", "additionalProperties": {"type": "string", "format": "date"},
-                          "description": "Profile steps taken, with their dates"},
+                          "description": "Пройденные этапы профиля и их даты"},
                 "created_by": {"type": "object", "required": ["org", "role"],
                                "properties": {"org": {"type": "string"}, "role": {"type": "string"}}},
-                "systems": {"type": "array", "description": "Where send delivers it", "items": {
+                "systems": {"type": "array", "description": "Куда документ доставляется действием `send`", "items": {
                     "type": "object", "required": ["system", "name"],
                     "properties": {"system": {"type": "string"}, "name": {"type": "string"}}}},
                 "deliveries": {"type": "array", "items": _ref("Delivery")},
                 "actions": {"type": "array", "items": {"type": "string"},
-                            "description": "Actions this token may take now"},
-                "payload": {"type": "object", "description": "The payload; personal data fields are null for roles "
-                                                            "that may not see them (named in personal_data_hidden)"},
+                            "description": "Действия, доступные этому токену сейчас"},
+                "payload": {"type": "object", "description": "Полезная нагрузка; поля с персональными данными равны null "
+                                                            "для ролей, которым их видеть не положено (перечислены в "
+                                                            "`personal_data_hidden`)"},
                 "personal_data_hidden": {"type": "array", "items": {"type": "string"}},
                 "links": {"type": "object", "required": ["self", "journal", "xml"],
                           "properties": {k: {"type": "string"} for k in ("self", "journal", "xml")}},
@@ -333,8 +345,8 @@ def _document_schemas() -> dict[str, Any]:
             "properties": {
                 "seq": {"type": "integer"}, "at": {"type": "string"}, "actor": {"type": "string"},
                 "event": {"type": "string"}, "details": {"type": "object"},
-                "position": {"type": ["integer", "null"], "description": "Place in the hash chain; null until sealed (≤ 1 s)"},
-                "hash": {"type": ["string", "null"], "description": "Entry hash (format 2); null until sealed"},
+                "position": {"type": ["integer", "null"], "description": "Место в хеш-цепочке; null, пока запись не запечатана (до 1 с)"},
+                "hash": {"type": ["string", "null"], "description": "Хеш записи (формат 2); null, пока запись не запечатана"},
             },
         },  # fmt: skip
         "Journal": {
@@ -346,16 +358,24 @@ def _document_schemas() -> dict[str, Any]:
         "Signature": {
             "type": "object",
             "required": ["source", "signer_role", "signer_org", "subject", "inn", "ogrn", "serial", "content_sha256",
-                         "signed_at", "cms"],
+                         "signed_at", "cms", "power_of_attorney"],
             "properties": {
                 "source": {"type": "string", "enum": ["server", "external"],
-                           "description": "Made with the organisation's server-side key, or sent with the sign action"},
+                           "description": "`server` — ключом организации на сервере, `external` — прислана с действием `sign`"},
                 "signer_role": {"type": "string"}, "signer_org": {"type": "string"},
-                "subject": {"type": "string", "description": "The certificate's subject"},
+                "subject": {"type": "string", "description": "Владелец сертификата (поле `subject`)"},
                 "inn": nullable_string, "ogrn": nullable_string, "serial": {"type": "string"},
                 "content_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "signed_at": {"type": "string"},
                 "cms": {"type": "string", "contentEncoding": "base64",
-                        "description": "Detached CMS (DER) over the canonical XML"},
+                        "description": "Отсоединённая подпись CMS (DER) над каноническим XML"},
+                "power_of_attorney": {
+                    "description": "Машиночитаемая доверенность (МЧД), по которой подписал сотрудник; null, если подписано без неё",
+                    "oneOf": [{"type": "null"}, {
+                        "type": "object", "required": ["number", "principal_inn", "power"],
+                        "properties": {"number": {"type": "string", "format": "uuid",
+                                                  "description": "Единый регистрационный номер доверенности (НомДовер)"},
+                                       "principal_inn": {"type": ["string", "null"], "description": "ИНН доверителя-юридического лица (ИННЮЛ)"},
+                                       "power": {"type": "string", "description": "Код использованного полномочия по классификатору (КодПолн)"}}}]},
             },
         },  # fmt: skip
         "Signatures": {
@@ -369,24 +389,24 @@ def _document_schemas() -> dict[str, Any]:
             "required": ["kind", "title", "municipality", "document_id", "started_on", "due", "met_on", "status",
                          "late", "source"],
             "properties": {
-                "kind": {"type": "string", "description": "A profile step, annual_social_order, or a decree deadline "
-                                                          "of the profile (plan rows, indicator_values)"},
+                "kind": {"type": "string", "description": "Этап профиля, `annual_social_order` или срок постановления из "
+                                                          "профиля (строки плана, `indicator_values`)"},
                 "category": {"type": "string", "enum": ["document", "annual_order", "plan", "indicator_values"]},
                 "title": {"type": "string"}, "municipality": {"type": "string"},
-                "document_id": {"type": ["string", "null"], "description": "null for the deadlines of the decree itself"},
-                "order_year": {"type": "integer", "description": "annual_social_order: the year of the order"},
+                "document_id": {"type": ["string", "null"], "description": "null для сроков самого постановления"},
+                "order_year": {"type": "integer", "description": "Для `annual_social_order`: год социального заказа"},
                 "started_on": {"type": ["string", "null"], "format": "date",
-                               "description": "A document step's start; a plan row «с <date>»: its first day"},
+                               "description": "Начало этапа документа; для строки плана «с <даты>» — её первый день"},
                 "due": {"type": ["string", "null"], "format": "date",
-                        "description": "The last permissible day; null for a start («с <date>») without an end"},
+                        "description": "Последний допустимый день; null для начала («с <даты>») без окончания"},
                 "wording": {"type": "string", "enum": ["do", "ne_pozdnee", "bare", "s"],
-                            "description": "How the decree words the date: «до» (the day before is the last), "
-                                           "«не позднее» or a bare date (that day), «с» (a start)"},
-                "due_text": {"type": "string", "description": "The decree's words for the date, verbatim"},
+                            "description": "Как дата сформулирована в постановлении: «до» (последний день — накануне), "
+                                           "«не позднее» или просто дата (этот день), «с» (начало)"},
+                "due_text": {"type": "string", "description": "Формулировка даты из постановления дословно"},
                 "result": nullable_string, "met_by": {"type": "string"}, "indicator_year": {"type": "integer"},
                 "approved_on": {"type": ["string", "null"], "format": "date"},
                 "placed_on": {"type": ["string", "null"], "format": "date"},
-                "placement": {"type": "string", "description": "budget_portal, or step:<id>"},
+                "placement": {"type": "string", "description": "Где размещён: `budget_portal` или `step:<id>` (этап профиля)"},
                 "confirmation": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["on", "by", "comment"],
                                  "properties": {"on": {"type": "string", "format": "date"}, "by": {"type": "string"},
                                                 "comment": {"type": "string"}}}]},
@@ -405,12 +425,25 @@ def _document_schemas() -> dict[str, Any]:
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "date": {"type": "string", "format": "date", "description": "Effective date; default today"},
+                "date": {"type": "string", "format": "date", "description": "Дата действия; по умолчанию сегодня"},
                 "comment": {"type": "string", "maxLength": 1000},
                 "reason": {"type": "string", "maxLength": 1000},
                 "signature": {"type": "string", "contentEncoding": "base64",
-                              "description": "sign: a detached CMS (DER) over the document's XML made elsewhere; "
-                                             "omit to sign with the organisation's server-side key"},
+                              "description": "Для `sign`: отсоединённая подпись CMS (DER) над XML документа, сделанная вне "
+                                             "шлюза; без неё документ подписывается ключом организации на сервере"},
+                "power_of_attorney": {
+                    "type": "string", "contentEncoding": "base64",
+                    "description": "Для `sign` с `signature`: машиночитаемая доверенность (МЧД, формат ФНС 003, XML "
+                                   "`EMCHD_1`), по которой подписывает сотрудник с личным сертификатом; отказы "
+                                   "`poa_malformed`, `poa_unsupported`, `poa_principal_mismatch`, "
+                                   "`poa_representative_mismatch`, `poa_expired`, `poa_not_yet_valid`, "
+                                   "`poa_power_missing`, `poa_joint_powers`, `poa_revoked` (указатель "
+                                   "`/power_of_attorney`)"},
+                "power_of_attorney_signature": {
+                    "type": "string", "contentEncoding": "base64",
+                    "description": "Отсоединённая подпись CMS (DER) под МЧД, сделанная руководителем доверителя; отказы "
+                                   "`poa_signature_invalid`, `poa_not_by_head` (указатель "
+                                   "`/power_of_attorney_signature`)"},
             },
         },  # fmt: skip
         "DocumentTypes": {
@@ -421,15 +454,15 @@ def _document_schemas() -> dict[str, Any]:
                 "required": ["type", "code", "title", "schema", "xml_root", "personal_data"],
                 "properties": {
                     "type": {"type": "string", "enum": type_enum}, "code": {"type": "string"},
-                    "title": {"type": "string"}, "schema": {"type": "string", "description": "Where its JSON Schema is"},
+                    "title": {"type": "string"}, "schema": {"type": "string", "description": "Адрес его JSON Schema"},
                     "xml_root": {"type": "string"},
-                    "personal_data": {"type": "boolean", "description": "The payload holds children's or parents' data"},
+                    "personal_data": {"type": "boolean", "description": "Полезная нагрузка содержит персональные данные детей или родителей"},
                 }}}},
         },  # fmt: skip
         "PayloadSchema": {
             "type": "object",
             "required": ["$schema", "$id"],
-            "description": "A JSON Schema 2020-12 document of one payload type",
+            "description": "JSON Schema 2020-12 полезной нагрузки одного вида документа",
             "properties": {"$schema": {"const": "https://json-schema.org/draft/2020-12/schema"}, "$id": {"type": "string"}},
         },
         "Municipalities": {
@@ -452,9 +485,20 @@ def _document_schemas() -> dict[str, Any]:
                 "status": {"type": "string", "enum": ["ready", "not_ready"]},
                 "checks": {"type": "object", "required": ["database", "systems"], "properties": {
                     "database": {"type": "string", "enum": ["ok", "unavailable"]},
-                    "transport": {"type": "string", "description": "The queue backend, when the process has one"},
+                    "transport": {"type": "string", "description": "Транспорт очереди, если он есть у процесса"},
+                    "queue": {"type": "string", "description": "`ok` или почему очередью нельзя пользоваться"},
+                    "outbox": {"type": "object", "description": "Неотправленные строки outbox (счёт до 1000), возраст самой старой и допустимый предел",
+                               "properties": {"unsent": {"type": ["integer", "null"]},
+                                              "oldest_age_s": {"type": ["number", "null"]},
+                                              "max_age_s": {"type": "number"}}},
                     "systems": {"type": "object", "additionalProperties": {"type": "string"},
-                                "description": "Each state system's circuit state, or not_started"}}},
+                                "description": "Состояние автоматического выключателя (circuit breaker) каждой государственной системы "
+                                               "или `not_started`"}}},
+                "reasons": {"type": "array", "description": "Почему шлюз не готов (только при 503)", "items": {
+                    "type": "object", "required": ["code", "detail"], "properties": {
+                        "code": {"type": "string", "enum": ["database_unavailable", "queue_unavailable",
+                                                            "outbox_lagging", "circuit_open"]},
+                        "detail": {"type": "string", "description": "Пояснение на русском языке"}}}},
             },
         },  # fmt: skip
     }
@@ -467,128 +511,194 @@ def _core_paths() -> dict[str, Any]:
     return {
         "/api/v1/documents": {
             "post": {
-                "summary": "Submit a document",
-                "description": "Validates against the model and the municipality's decree rules; 202 on acceptance. "
-                "Accepts application/json ({type, municipality, payload}) or application/xml (the canonical XML form).",
+                "summary": "Принять документ",
+                "operationId": "submit_document",
+                "description": "Документ проверяется по схеме и по правилам постановления муниципалитета; если он "
+                "принят — ответ 202. Принимается `application/json` (`{type, municipality, payload}`) или "
+                "`application/xml` (каноническая XML-форма).",
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                "description": "Ключ идемпотентности: повтор с тем же ключом и тем же содержимым "
+                                               "возвращает сохранённый ответ, с другим содержимым — 409 "
+                                               "`idempotency_key_reused`",
                                 "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": _ref("SubmitRequest")},
                     "application/xml": {"schema": {"type": "string"}}}},
-                "responses": {"202": {"description": "Accepted; Location names the document",
+                "responses": {"202": {"description": "Документ принят; `Location` — его адрес",
                                       "headers": {"Location": {"schema": {"type": "string"}}}, **_json(_ref("Accepted"))},
                               **_problem_responses(400, 401, 403, 409, 413, 415, 422, 429)},
             },  # fmt: skip
             "get": {
-                "summary": "List documents of the token's municipality",
+                "summary": "Список документов муниципалитета токена",
+                "operationId": "list_documents",
                 "parameters": [
                     {"name": n, "in": "query", "required": False, "schema": s}
                     for n, s in (("type", {"type": "string", "enum": type_enum}), ("municipality", {"type": "string"}),
                                  ("status", {"type": "string"}), ("page", {"type": "integer", "minimum": 1, "maximum": 10**6}),
                                  ("page_size", {"type": "integer", "minimum": 1,
-                                                "description": "At most GATEWAY_PAGE_SIZE_MAX (default 500)"}))
+                                                "description": "Не больше `GATEWAY_PAGE_SIZE_MAX` (по умолчанию 500)"}))
                 ],  # fmt: skip
-                "responses": {"200": {"description": "A page of documents, newest first", **_json(_ref("DocumentList"))},
+                "responses": {"200": {"description": "Страница документов, сначала новые", **_json(_ref("DocumentList"))},
                               **_problem_responses(400, 401, 403)},  # fmt: skip
             },
         },
         **_batch_paths(),
         "/api/v1/documents/{id}": {
-            "get": {"summary": "A document with its status and deliveries", "parameters": [_ID],
-                    "responses": {"200": {"description": "The document", **_json(_ref("Document"))},
+            "get": {"summary": "Документ со статусом и доставками", "operationId": "get_document", "parameters": [_ID],
+                    "responses": {"200": {"description": "Документ", **_json(_ref("Document"))},
                                   **_problem_responses(401, 404)}},  # fmt: skip
         },
         "/api/v1/documents/{id}/journal": {
-            "get": {"summary": "The document's journal entries", "parameters": [_ID],
-                    "responses": {"200": {"description": "Journal", **_json(_ref("Journal"))},
+            "get": {"summary": "Журнал документа", "operationId": "get_document_journal", "parameters": [_ID],
+                    "responses": {"200": {"description": "Записи журнала", **_json(_ref("Journal"))},
                                   **_problem_responses(401, 404)}},  # fmt: skip
         },
         "/api/v1/documents/{id}/xml": {
-            "get": {"summary": "The canonical XML form (deterministic bytes)", "parameters": [_ID],
-                    "responses": {"200": {"description": "XML", "content": {"application/xml": {"schema": {"type": "string"}}}},
+            "get": {"summary": "Каноническая XML-форма документа (побайтно воспроизводимая)",
+                    "operationId": "get_document_xml", "parameters": [_ID],
+                    "responses": {"200": {"description": "XML документа", "content": {"application/xml": {"schema": {"type": "string"}}}},
                                   **_problem_responses(401, 403, 404)}},  # fmt: skip
         },
         "/api/v1/documents/{id}/signatures": {
-            "get": {"summary": "The document's signatures (CMS detached over its canonical XML, base64)", "parameters": [_ID],
-                    "responses": {"200": {"description": "Signatures", **_json(_ref("Signatures"))},
+            "get": {"summary": "Подписи документа (отсоединённые CMS над каноническим XML, base64)",
+                    "operationId": "get_document_signatures", "parameters": [_ID],
+                    "responses": {"200": {"description": "Подписи", **_json(_ref("Signatures"))},
                                   **_problem_responses(401, 404)}},  # fmt: skip
         },
         "/api/v1/documents/{id}/{action}": {
             "post": {
-                "summary": "A workflow action: approve, reject, sign, send, or a step from the municipality profile",
+                "summary": "Выполнить действие маршрута над документом",
+                "operationId": "take_document_action",
+                "description": "Действие — `approve`, `reject`, `sign`, `send` или этап из профиля муниципалитета; "
+                "доступные токену сейчас действия перечислены в `actions` документа.",
                 "parameters": [_ID, {"name": "action", "in": "path", "required": True,
                                      "schema": {"type": "string", "examples": ["approve", "reject", "sign", "send"]}}],
                 "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("ActionRequest")}}},
-                "responses": {"200": {"description": "The document after the action", **_json(_ref("Document"))},
+                "responses": {"200": {"description": "Документ после действия", **_json(_ref("Document"))},
                               **_problem_responses(400, 401, 403, 404, 409, 413, 415, 422)},
             },  # fmt: skip
         },
         "/api/v1/schemas": {
-            "get": {"summary": "Document types", **public,
-                    "responses": {"200": {"description": "Types", **_json(_ref("DocumentTypes"))}}},
+            "get": {"summary": "Виды документов", "operationId": "list_document_types", **public,
+                    "responses": {"200": {"description": "Виды документов", **_json(_ref("DocumentTypes"))}}},
         },
         "/api/v1/schemas/{type}": {
-            "get": {"summary": "JSON Schema of a document type's payload", "parameters": [type_param], **public,
-                    "responses": {"200": {"description": "JSON Schema 2020-12", **_json(_ref("PayloadSchema"))},
+            "get": {"summary": "JSON Schema полезной нагрузки вида документа", "operationId": "get_payload_schema",
+                    "parameters": [type_param], **public,
+                    "responses": {"200": {"description": "Схема (JSON Schema 2020-12)", **_json(_ref("PayloadSchema"))},
                                   **_problem_responses(404)}},  # fmt: skip
         },
         "/api/v1/schemas/{type}/example": {
             "get": {
-                "summary": "A valid example payload for a municipality (accepted as is)", **public,
+                "summary": "Пример полезной нагрузки для муниципалитета (принимается как есть)",
+                "operationId": "get_payload_example", **public,
                 "parameters": [type_param, {"name": "municipality", "in": "query", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "The payload", **_json(
+                "responses": {"200": {"description": "Полезная нагрузка", **_json(
                     {"anyOf": [_ref(t.model.__name__) for t in DOCUMENT_TYPES.values()]})},
                               **_problem_responses(400, 404)},
             },  # fmt: skip
         },
         "/api/v1/municipalities": {
-            "get": {"summary": "Configured municipalities", **public,
-                    "responses": {"200": {"description": "List", **_json(_ref("Municipalities"))}}},
+            "get": {"summary": "Настроенные муниципалитеты", "operationId": "list_municipalities", **public,
+                    "responses": {"200": {"description": "Список муниципалитетов", **_json(_ref("Municipalities"))}}},
         },
         "/api/v1/municipalities/{id}": {
-            "get": {"summary": "A municipality profile", **public, "parameters": [_ID | {"schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "Profile", **_json(_ref("Profile"))},
+            "get": {"summary": "Профиль муниципалитета", "operationId": "get_municipality", **public, "parameters": [_ID | {"schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "Профиль", **_json(_ref("Profile"))},
                                   **_problem_responses(404)}},  # fmt: skip
         },
         "/api/v1/deadlines": {
             "get": {
-                "summary": "Open and overdue deadlines of a municipality",
+                "summary": "Открытые и просроченные сроки муниципалитета",
+                "operationId": "list_deadlines",
                 "parameters": [{"name": "municipality", "in": "query", "required": False, "schema": {"type": "string"}},
                                {"name": "status", "in": "query", "required": False, "schema": {"type": "string"},
-                                "description": "Comma-separated: open, met, overdue (default open,overdue)"}],
-                "responses": {"200": {"description": "Deadlines", **_json(_ref("Deadlines"))},
+                                "description": "Через запятую: `open`, `met`, `overdue` (по умолчанию `open,overdue`)"}],
+                "responses": {"200": {"description": "Сроки", **_json(_ref("Deadlines"))},
                               **_problem_responses(400, 401, 403)},
             },  # fmt: skip
         },
         "/api/v1/deadlines/{kind}/confirm": {
             "post": {
-                "summary": "The authorized body confirms, with a comment, a decree deadline met outside the gateway "
-                           "(a plan row, or the placement of a paper social order); journaled, once",
+                "summary": "Подтвердить срок постановления, соблюдённый вне шлюза",
+                "operationId": "confirm_deadline",
+                "description": "Уполномоченный орган подтверждает с комментарием срок, выполненный вне шлюза: строку "
+                "плана или размещение бумажного социального заказа. Подтверждение делается один раз и записывается "
+                "в журнал.",
                 "parameters": [{"name": "kind", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "requestBody": {"required": True, **_json({
                     "type": "object", "additionalProperties": False, "required": ["municipality", "comment"],
                     "properties": {
                         "municipality": {"type": "string"},
                         "comment": {"type": "string", "minLength": 1, "maxLength": 1000},
-                        "date": {"type": "string", "format": "date", "description": "When it was done; default today"},
-                        "order_year": {"type": "integer", "description": "annual_social_order only: the order's year"}}})},
-                "responses": {"200": {"description": "The deadline after the confirmation", **_json(_ref("Deadline"))},
+                        "date": {"type": "string", "format": "date", "description": "Когда выполнено; по умолчанию сегодня"},
+                        "order_year": {"type": "integer", "description": "Только для `annual_social_order`: год заказа"}}})},
+                "responses": {"200": {"description": "Срок после подтверждения", **_json(_ref("Deadline"))},
                               **_problem_responses(403, 404, 409, 422)},
             },  # fmt: skip
         },
-        "/healthz": {"get": {"summary": "Liveness", **public,
-                             "responses": {"200": {"description": "Alive", **_json(_ref("Health"))}}}},
+        "/healthz": {"get": {"summary": "Проверка жизнеспособности процесса", "operationId": "get_health", **public,
+                             "responses": {"200": {"description": "Процесс работает", **_json(_ref("Health"))}}}},
         "/readyz": {
-            "get": {"summary": "Readiness (database and queues)", **public,
-                    "responses": {"200": {"description": "Ready", **_json(_ref("Readiness"))},
-                                  "503": {"description": "Not ready (a JSON status, not a problem)",
+            "get": {"summary": "Готовность к работе: база данных, очередь, отставание outbox, доступность систем",
+                    "operationId": "get_readiness", **public,
+                    "responses": {"200": {"description": "Шлюз готов", **_json(_ref("Readiness"))},
+                                  "503": {"description": "Шлюз не готов (JSON-статус с причинами, а не описание ошибки)",
                                           **_json(_ref("Readiness"))}}},
         },  # fmt: skip
+        "/metrics": {
+            "get": {"summary": "Метрики Prometheus (текстовый формат)",
+                    "description": "Включаются настройкой `GATEWAY_METRICS__ENABLED`.",
+                    "operationId": "get_metrics", **public,
+                    "responses": {"200": {"description": "Метрики", "content": {
+                        "text/plain": {"schema": {"type": "string"}}}}}},
+        },  # fmt: skip
         "/api/openapi.json": {
-            "get": {"summary": "This document", **public, "responses": {"200": {"description": "OpenAPI 3.1", **_json(
+            "get": {"summary": "Это описание API (OpenAPI 3.1)", "operationId": "get_openapi_document", **public,
+                    "responses": {"200": {"description": "Описание API в формате OpenAPI 3.1", **_json(
                 {"type": "object", "required": ["openapi", "info", "paths"]})}}},
         },  # fmt: skip
     }
+
+
+#: The groups (tags) of the core operations, with what each is for; a feature's operations
+#: are grouped under its ``title``.
+CORE_GROUPS = {
+    "Документы": "Приём документов социального заказа (JSON или канонический XML), их статусы, журнал, "
+    "подписи и действия маршрута согласования.",
+    "Пакетные операции": "Много документов или действий одним запросом: по результату на каждый элемент, по порядку.",
+    "Схемы и примеры": "JSON Schema полезной нагрузки каждого вида документа и проверенные примеры для муниципалитета.",
+    "Муниципалитеты": "Настроенные муниципалитеты и их профили (роли, этапы, системы, сроки по постановлению).",
+    "Сроки": "Сроки по постановлению муниципалитета: открытые, соблюдённые и просроченные, подтверждение вручную.",
+    "Служебные": "Проверки работоспособности и готовности, метрики Prometheus и это описание API.",
+}
+SERVICE_GROUP = "Служебные"
+_GROUP_PREFIXES = (
+    ("/api/v1/documents/batch", "Пакетные операции"), ("/api/v1/documents/actions", "Пакетные операции"),
+    ("/api/v1/documents", "Документы"), ("/api/v1/schemas", "Схемы и примеры"),
+    ("/api/v1/municipalities", "Муниципалитеты"), ("/api/v1/deadlines", "Сроки"),
+)  # fmt: skip
+_SERVICE_PATHS = ("/healthz", "/readyz", "/metrics", "/api/openapi.json")
+
+
+def _core_group(path: str) -> str | None:
+    """The group of a core operation (none for a path no group covers: the document's tests name it)."""
+    if path in _SERVICE_PATHS:
+        return SERVICE_GROUP
+    return next((group for prefix, group in _GROUP_PREFIXES if path == prefix or path.startswith(prefix + "/")), None)
+
+
+def _tagged(item: dict[str, Any], tag: str | None) -> dict[str, Any]:
+    """A path item whose operations carry ``tag`` as their one tag.
+
+    A deep copy: a part may be a module's constant, and its operations may share dicts that
+    the document then completes one by one (answers, examples).
+    """
+    copied = copy.deepcopy(item)
+    if tag is not None:
+        for operation in copied.values():
+            operation["tags"] = [tag]
+    return copied
 
 
 def _complete(paths: dict[str, Any]) -> None:
@@ -597,7 +707,8 @@ def _complete(paths: dict[str, Any]) -> None:
     The boundary refuses a path or query with control characters (400), turns any failure
     into a 500 problem and a database that stays busy into a 503; a bearer token is checked
     before anything else (401); a body is read under a size limit and parsed as JSON (413,
-    415); a route with a path parameter answers 404.
+    415), whose strings, keys included, must be text a document can carry (422
+    ``character_not_allowed``); a route with a path parameter answers 404.
     """
     for item in paths.values():
         for operation in item.values():
@@ -606,7 +717,7 @@ def _complete(paths: dict[str, Any]) -> None:
             if operation.get("security", [{"bearer": []}]):
                 codes.append(401)
             if "requestBody" in operation:
-                codes += [413, 415]
+                codes += [413, 415, 422]
             if any(p.get("in") == "path" for p in operation.get("parameters", [])):
                 codes.append(404)
             for code, answer in _problem_responses(*codes, 503).items():
@@ -624,29 +735,39 @@ def openapi_document() -> dict[str, Any]:
     schemas.update(_problem_schemas())
     schemas.update(_document_schemas())
     schemas.update(_batch_schemas())
-    paths = _core_paths()
-    for feature in FEATURES:  # each feature describes its own routes
+    paths = {path: _tagged(item, _core_group(path)) for path, item in _core_paths().items()}
+    tags = [{"name": name, "description": about} for name, about in CORE_GROUPS.items() if name != SERVICE_GROUP]
+    for feature in FEATURES:  # each feature describes its own routes, under its title
         if feature.openapi is not None:
             part = feature.openapi()
-            paths.update(part.paths)
+            paths.update({path: _tagged(item, feature.title or None) for path, item in part.paths.items()})
             schemas.update(part.schemas)
+            if feature.title:
+                tags.append({"name": feature.title, "description": feature.about})
+    tags.append({"name": SERVICE_GROUP, "description": CORE_GROUPS[SERVICE_GROUP]})
+    add_examples(paths)
     _complete(paths)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Шлюз социального заказа (189-ФЗ)",
             "version": "1.0.0",
-            "description": "Integration gateway for the municipal social order in children's additional education. "
-            "Every error is an RFC 9457 problem (application/problem+json, components/schemas/Problem).",
+            "description": "Интеграционный шлюз муниципального социального заказа на оказание услуг в сфере "
+            "дополнительного образования детей: приём и согласование документов, подписание, доставка в "
+            "«Электронный бюджет», на budget.gov.ru, в Навигатор дополнительного образования, ЕАИС ДО и на ЕПГУ "
+            "через СМЭВ 3. Любая ошибка — описание по RFC 9457 (`application/problem+json`, схема "
+            "`components/schemas/Problem`) с постоянным кодом `code` и пояснением на русском языке в `detail`.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
+        "tags": tags,
         "paths": paths,
         "components": {
             "schemas": schemas,
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer", "bearerFormat": "gw_<id>_<secret>",
-                "description": "A token issued by `gateway tokens issue` for one municipality, organisation and role",
+                "description": "Токен, выданный командой `gateway tokens issue` для одного муниципалитета, "
+                "организации и роли; передаётся в заголовке `Authorization: Bearer <токен>`",
             }},
         },  # fmt: skip
     }

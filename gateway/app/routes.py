@@ -37,6 +37,7 @@ from gateway.workflow.service import DocumentService, Submission
 from gateway.workflow.signing import canonical_xml
 from gateway.workflow.tokens import authenticate
 from gateway.workflow.views import may_see_personal_data, summary
+from queues import outbox
 
 routes = web.RouteTableDef()
 
@@ -193,7 +194,9 @@ async def document_signatures(request: web.Request) -> web.Response:
     items = [
         {"source": r["source"], "signer_role": r["signer_role"], "signer_org": r["signer_org"], "subject": r["subject"],
          "inn": r["inn"], "ogrn": r["ogrn"], "serial": r["serial"], "content_sha256": r["content_sha256"],
-         "signed_at": r["signed_at"], "cms": base64.b64encode(r["der"]).decode()}
+         "signed_at": r["signed_at"], "cms": base64.b64encode(r["der"]).decode(),
+         "power_of_attorney": {"number": r["poa_number"], "principal_inn": r["poa_principal_inn"], "power": r["poa_power"]}
+         if r["poa_number"] else None}
         for r in rows
     ]  # fmt: skip
     return json_response({"items": items, "document_id": row["id"]})
@@ -201,7 +204,7 @@ async def document_signatures(request: web.Request) -> web.Response:
 
 def check_action_body(body: dict[str, Any]) -> None:
     """The fields an action's body may carry; pointers address ``body``."""
-    check_fields(body, (), ("date", "comment", "reason", "signature"))
+    check_fields(body, (), ("date", "comment", "reason", "signature", "power_of_attorney", "power_of_attorney_signature"))
     if "comment" in body and (not isinstance(body["comment"], str) or len(body["comment"]) > 1000):
         raise Problem(422, "comment_invalid", "Комментарий — строка не длиннее 1000 символов",
                       [FieldError("comment_invalid", "/comment", "Комментарий — строка не длиннее 1000 символов")])  # fmt: skip
@@ -305,19 +308,69 @@ async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+#: Why ``/readyz`` answers 503: stable code and Russian text for people.
+NOT_READY = {
+    "database_unavailable": "база данных шлюза недоступна",
+    "queue_unavailable": "очередь сообщений недоступна",
+    "outbox_lagging": "очередь отправки отстаёт",
+    "circuit_open": "автомат защиты системы разомкнут: опрос системы остановлен",
+}
+
+
+def poller_systems(ctx: Context) -> tuple[str, ...]:
+    """The systems the background pollers of ``gateway serve`` call, as their settings switch them on."""
+    s = ctx.settings
+    systems = ["epgu"]  # the EPGU applications poller (SMEV)
+    if s.agreements.poll_interval_s > 0:
+        systems.append("navigator")
+    if s.publishing.tracker:
+        systems += ["electronic_budget", "budget_portal"]
+    if s.registry.interval_s > 0:
+        systems += ["navigator", "eais_do"]
+    return tuple(dict.fromkeys(systems))
+
+
+def _reason(code: str, more: str = "") -> dict[str, str]:
+    return {"code": code, "detail": NOT_READY[code] + (f": {more}" if more else "")}
+
+
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
+    """Ready when the database, the queue, the outbox and the pollers' systems are usable; else 503 with reasons."""
+    ctx = _ctx(request)
     checks: dict[str, Any] = {}
+    reasons: list[dict[str, str]] = []
     try:
-        async with _ctx(request).db.read() as conn:
+        async with ctx.db.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
         checks["database"] = "ok"
     except Exception:  # noqa: BLE001 - any failure means not ready
         checks["database"] = "unavailable"
+        reasons.append(_reason("database_unavailable"))
     transport = request.app.get(TRANSPORT)
     if transport is not None:
         checks["transport"] = transport.backend
+        problem = await transport.transport.health()
+        checks["queue"] = problem or "ok"
+        if problem is not None:
+            reasons.append(_reason("queue_unavailable", problem))
+        limit = ctx.settings.readiness.max_outbox_age_s
+        try:
+            unsent, age = await outbox.lag(transport.engine, limit=1000)
+        except Exception:  # noqa: BLE001 - the database reason above says why
+            checks["outbox"] = {"unsent": None, "oldest_age_s": None, "max_age_s": limit}
+        else:
+            checks["outbox"] = {"unsent": unsent, "oldest_age_s": round(age, 3), "max_age_s": limit}
+            if age > limit:
+                reasons.append(_reason("outbox_lagging", f"старейшая неотправленная запись ждёт {age:.0f} с (порог {limit:g} с)"))
     # The context's adapters are the ones the transport, the pollers and the sync use.
-    checks["systems"] = _ctx(request).systems.breaker_states()
-    ready = checks["database"] == "ok"
-    return json_response({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
+    states = ctx.systems.breaker_states()
+    checks["systems"] = states
+    if ctx.settings.readiness.breakers:
+        for system in poller_systems(ctx):
+            if states.get(system) == "open":
+                reasons.append(_reason("circuit_open", system))
+    body: dict[str, Any] = {"status": "not_ready" if reasons else "ready", "checks": checks}
+    if reasons:
+        body["reasons"] = reasons
+    return json_response(body, status=503 if reasons else 200)

@@ -18,6 +18,7 @@ from gateway.store.journal_seal import JournalSealer, Sign
 from gateway.store.journal_verify import VerifyCheckpoint
 from gateway.systems.smev import GATEWAY_ORG, GATEWAY_ROLE
 from signing.cms import CMSError, sign_detached, verify_detached
+from signing.trust_store import TrustStore
 
 log = logging.getLogger("gateway.journal")
 
@@ -41,12 +42,17 @@ def checkpoint_signer(ctx: Context) -> Sign | None:
 
 
 def checkpoint_verifier(ctx: Context) -> VerifyCheckpoint:
-    """Checks a checkpoint's CMS signature: intact, and by a certificate from the trusted roots."""
+    """Checks a checkpoint's CMS signature: intact, and by a certificate from the trusted roots.
+
+    Chains only (kept by a trust store of the roots): a checkpoint is judged by whose key
+    made it, and a revocation list that has aged since must not void old checkpoints.
+    """
     trusted = ctx.keys.trusted
+    store = TrustStore(trusted) if trusted else None
 
     def verify(signature: bytes, document: bytes) -> str | None:
         try:
-            reports = verify_detached(signature, document, trusted=trusted or None)
+            reports = verify_detached(signature, document, trust=store)
         except CMSError as exc:
             return str(exc)
         if not reports or not all(r.crypto_ok for r in reports):

@@ -20,7 +20,9 @@ from aiohttp import web
 from gateway.app.demo_pki import demo_password, ensure_demo_pki
 from gateway.app.features import FEATURES, build_service, build_transport
 from gateway.app.http import ProblemAppRunner, create_app
+from gateway.app.metrics import start_metrics_server
 from gateway.app.sealing import build_sealer
+from gateway.app.tracing import configure_tracing, shutdown_tracing, trace_database
 from gateway.context import Context
 from gateway.core.logs import configure
 from gateway.core.settings import Settings
@@ -67,6 +69,7 @@ async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | N
     check_startup(settings)  # emulator defaults without emulators, SMEV without pins: StartupRefused
     running_emulators = await start_emulators(settings) if settings.run_emulators else []
     ctx = await Context.open(settings)
+    trace_database([ctx.db.read_engine, ctx.db.write_engine])
     for profile in ctx.profiles.values():
         for warning in profile.warnings:
             log.warning("profile %s: %s (%s)", profile.id, warning.code, warning.source or "")
@@ -82,6 +85,7 @@ async def run(settings: Settings, host: str, port: int, ready: asyncio.Event | N
     print(f"Шлюз запущен: http://{host}:{port}/  (очередь: {transport.backend})", flush=True)
     print(f"OpenAPI: http://{host}:{port}/api/openapi.json", flush=True)
     runtime = Runtime(ctx, service, transport)
+    ctx.keys.start()  # revocation lists and OCSP answers refreshed before their nextUpdate; stopped by ctx.close()
     tasks = [
         asyncio.create_task(task(runtime, stop), name=f"{feature.name}.{getattr(task, '__name__', 'task')}")
         for feature in FEATURES
@@ -134,12 +138,20 @@ async def _demo(ctx: Context, host: str, port: int, emulators_up: bool) -> None:
         root.setLevel(level)
 
 
-async def run_worker(settings: Settings, systems: tuple[str, ...]) -> None:
+async def run_worker(
+    settings: Settings, systems: tuple[str, ...], metrics_port: int | None = None, metrics_host: str | None = None
+) -> None:
     check_startup(settings, smev="epgu" in systems)
     ctx = await Context.open(settings)
+    trace_database([ctx.db.read_engine, ctx.db.write_engine])
     stop = _stop_event()
     transport = build_transport(ctx)
     await transport.start(consumers=True, relay=False, systems=systems)
+    metrics = None
+    if metrics_port is not None and settings.metrics.enabled:
+        host = metrics_host or settings.host
+        metrics = await start_metrics_server(ctx, transport, host, metrics_port)
+        print(f"Метрики обработчика: http://{host}:{metrics_port}/metrics", flush=True)
     sealing = (
         asyncio.create_task(build_sealer(ctx).run(stop), name="journal-sealer") if settings.journal.run_sealer else None
     )
@@ -149,6 +161,8 @@ async def run_worker(settings: Settings, systems: tuple[str, ...]) -> None:
         await stop.wait()
     finally:
         print("Обработчик останавливается: завершаю начатые сообщения…", flush=True)
+        if metrics is not None:
+            await metrics.cleanup()
         await transport.stop()
         if sealing is not None:
             await sealing
@@ -156,20 +170,29 @@ async def run_worker(settings: Settings, systems: tuple[str, ...]) -> None:
 
 
 def serve(settings: Settings, host: str, port: int, demo: bool = False) -> int:
-    configure(settings.log_level)
+    configure(settings.log_level, settings.log_format)
+    configure_tracing("gateway")
     try:
         asyncio.run(run(settings, host, port, demo=demo))
     except StartupRefused as refused:
         print(refused.render(), file=sys.stderr, flush=True)
         return 2
+    finally:
+        shutdown_tracing()
     return 0
 
 
-def worker(settings: Settings, systems: tuple[str, ...] = DELIVERY_SYSTEMS) -> int:
-    configure(settings.log_level)
+def worker(
+    settings: Settings, systems: tuple[str, ...] = DELIVERY_SYSTEMS, metrics_port: int | None = None,
+    metrics_host: str | None = None,
+) -> int:
+    configure(settings.log_level, settings.log_format)
+    configure_tracing("gateway-worker")
     try:
-        asyncio.run(run_worker(settings, systems))
+        asyncio.run(run_worker(settings, systems, metrics_port, metrics_host))
     except StartupRefused as refused:
         print(refused.render(), file=sys.stderr, flush=True)
         return 2
+    finally:
+        shutdown_tracing()
     return 0

@@ -116,6 +116,30 @@ class BatchSettings(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The operator's web console at ``/console/``: its session cookie."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret: str | None = Field(
+        default=None, min_length=32,
+        description="Key of the encrypted session cookie, shared by every gateway process; unset: a random key per process",
+    )  # fmt: skip
+    session_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60, description="Session lifetime from sign-in")
+    cookie_secure: bool = Field(default=True, description="Secure cookie (HTTPS, or loopback in a browser)")
+
+
+class PoaSettings(BaseModel):
+    """Machine-readable powers of attorney (МЧД) attached to signatures of employees."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    powers_file: Path = Field(
+        default=PACKAGE_DATA / "powers_of_attorney.yaml",
+        description="Which МЧД powers (classifier codes) let a representative take each document action",
+    )
+
+
 class TokenSettings(BaseModel):
     """Bearer tokens: how long a new one lives, how often its last use is written down."""
 
@@ -125,6 +149,74 @@ class TokenSettings(BaseModel):
     last_used_resolution_s: float = Field(
         default=60.0, ge=0, description="A token's last use is written at most this often (a write per request costs)"
     )
+
+
+class TrustSettings(BaseModel):
+    """The Ministry's list of accredited CAs (``gateway trust import-tsl``): whose signature it must carry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tsl_signer_cert: Path | None = Field(
+        default=None,
+        description="Certificate (PEM/DER) of the list's signer or of its issuer; set, an unsigned or badly signed list is refused",
+    )
+
+
+class MetricsSettings(BaseModel):
+    """``GET /metrics`` (Prometheus text format) on the API port, and on ``gateway worker --metrics-port``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=True, description="Serve /metrics (unauthenticated; turn off or firewall it)")
+    cache_s: float = Field(default=5.0, ge=0, description="Counts read from the database are reused this long")
+
+
+class ReadinessSettings(BaseModel):
+    """``GET /readyz``: when the gateway says it is not ready (503)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_outbox_age_s: float = Field(default=600.0, gt=0, description="Not ready while the oldest unsent outbox row is older")
+    breakers: bool = Field(default=True, description="Not ready while a system the pollers use has its circuit open")
+
+
+class SigningSettings(BaseModel):
+    """GOST signing: whether production may run on the slow pure-Python backend."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow_slow_backend: bool = Field(
+        default=False,
+        description="Let the gateway talk to real systems with pure-Python GOST (about 1000 times slower than OpenSSL)",
+    )
+
+
+class KeysSettings(BaseModel):
+    """Server-side keys held in a PKCS#11 token (registry entries with ``pkcs11:`` name keys in it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pkcs11_module: Path | None = Field(default=None, description="The token's PKCS#11 module (.so)")
+    pkcs11_token_label: str | None = Field(default=None, description="Label of the token that holds the keys")
+    pkcs11_pin_env: str | None = Field(default=None, description="Environment variable holding the token's user PIN")
+    pkcs11_pin_file: Path | None = Field(default=None, description="File holding the token's user PIN")
+
+
+class RevocationSettings(BaseModel):
+    """Revocation of signers' certificates: CRLs from their distribution points, OCSP, and what to do without them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: Literal["hard", "soft"] = Field(
+        default="hard",
+        description="Incoming signatures whose revocation status cannot be had: hard refuses them, soft accepts with a "
+        "journaled warning",
+    )
+    fetch_timeout_s: float = Field(default=5.0, gt=0, le=120, description="One CRL or OCSP request at most")
+    cache_dir: Path | None = Field(default=None, description="Fetched CRLs and OCSP answers; default data_dir/revocation")
+    refresh_margin_s: float = Field(default=300.0, ge=0, description="Fetched again this long before their nextUpdate")
+    ocsp: bool = Field(default=True, description="Ask the OCSP responders that certificates name")
+    max_crl_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="Largest CRL (or OCSP answer) taken")
 
 
 class Settings(BaseSettings):
@@ -167,6 +259,15 @@ class Settings(BaseSettings):
     page_size_max: int = 500
     idempotency_ttl_hours: int = 24 * 7
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, with request id, document id and system"
+    )
+    metrics: MetricsSettings = Field(
+        default_factory=MetricsSettings, description="Prometheus metrics (GATEWAY_METRICS__ENABLED…)."
+    )
+    readiness: ReadinessSettings = Field(
+        default_factory=ReadinessSettings, description="/readyz thresholds (GATEWAY_READINESS__MAX_OUTBOX_AGE_S…)."
+    )
     queue: QueueSettings = Field(
         default_factory=lambda: QueueSettings(),
         description="Transport tuning (GATEWAY_QUEUE__MAX_ATTEMPTS…); the backend is chosen by GATEWAY_AMQP_URL.",
@@ -209,6 +310,30 @@ class Settings(BaseSettings):
     tokens: TokenSettings = Field(
         default_factory=TokenSettings,
         description="Bearer tokens: lifetime, last-use bookkeeping (GATEWAY_TOKENS__LIFETIME_DAYS…).",
+    )
+    signing: SigningSettings = Field(
+        default_factory=SigningSettings,
+        description="GOST signing backend checks (GATEWAY_SIGNING__ALLOW_SLOW_BACKEND).",
+    )
+    poa: PoaSettings = Field(
+        default_factory=PoaSettings,
+        description="Machine-readable powers of attorney: action → powers mapping (GATEWAY_POA__POWERS_FILE).",
+    )
+    trust: TrustSettings = Field(
+        default_factory=TrustSettings,
+        description="Trusted list of accredited CAs (GATEWAY_TRUST__TSL_SIGNER_CERT).",
+    )
+    keys: KeysSettings = Field(
+        default_factory=KeysSettings,
+        description="Keys in a PKCS#11 token (GATEWAY_KEYS__PKCS11_MODULE, …__PKCS11_TOKEN_LABEL, …__PKCS11_PIN_ENV).",
+    )
+    revocation: RevocationSettings = Field(
+        default_factory=RevocationSettings,
+        description="Revocation checks of signers' certificates (GATEWAY_REVOCATION__POLICY=hard|soft, …__OCSP, …__CACHE_DIR).",
+    )
+    console: ConsoleSettings = Field(
+        default_factory=ConsoleSettings,
+        description="Operator's web console: session cookie (GATEWAY_CONSOLE__SECRET, …__SESSION_MINUTES).",
     )
 
     @cached_property

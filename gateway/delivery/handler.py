@@ -30,7 +30,9 @@ from adapters.base import Adapter, Outcome
 from adapters.base import PermanentError as AdapterPermanent
 from adapters.base import TransientError as AdapterTransient
 from gateway.core.failpoints import AFTER_COMMIT, AFTER_DELIVER, AFTER_PUBLISH, failpoint
+from gateway.core.logs import log_context
 from gateway.delivery.messages import to_outgoing
+from gateway.delivery.trace_context import consumer_span
 from gateway.documents.status import DocumentStatus
 from gateway.store import journal
 from gateway.store.tables import deliveries, documents
@@ -115,15 +117,16 @@ class SystemHandler(Handler):
         return self._adapter
 
     async def deliver(self, message: Message) -> Outcome:
-        outgoing = to_outgoing(message)
-        try:
-            outcome = await self.adapter.deliver(outgoing)
-        except AdapterPermanent as exc:
-            raise PermanentError(f"{exc.code}: {exc.detail}") from None
-        except AdapterTransient as exc:
-            raise TransientError(f"{exc.code}: {exc.detail}") from None
-        failpoint(AFTER_DELIVER, self.system)
-        return outcome
+        with log_context(document_id=message.headers.get("document"), system=self.system), consumer_span(message):
+            outgoing = to_outgoing(message)
+            try:
+                outcome = await self.adapter.deliver(outgoing)
+            except AdapterPermanent as exc:
+                raise PermanentError(f"{exc.code}: {exc.detail}") from None
+            except AdapterTransient as exc:
+                raise TransientError(f"{exc.code}: {exc.detail}") from None
+            failpoint(AFTER_DELIVER, self.system)
+            return outcome
 
     def after_commit(self, message: Message) -> None:
         failpoint(AFTER_COMMIT, self.system)

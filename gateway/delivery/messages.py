@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from adapters.base import Outgoing
+from gateway.delivery.trace_context import with_trace_headers
 from gateway.municipalities import Profile
 from queues import Message, message_id_for
 
@@ -75,7 +76,7 @@ def outbox_message(row: Mapping[str, Any], system: str, body: bytes, revision: i
         message_id=delivery_message_id(row["id"], system, revision),
         routing_key=f"{system}.{row['type']}",
         body=body,
-        headers={"document": row["id"], "municipality": row["municipality"], "type": row["type"]},
+        headers=with_trace_headers({"document": row["id"], "municipality": row["municipality"], "type": row["type"]}),
         ordering_key=row["id"],
     )
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.base import Adapter
 from gateway.context import Context
 from gateway.delivery.handler import SystemHandler, mark_sent
+from gateway.delivery.trace_context import TracedTransport, tracing_active
 from gateway.systems import DELIVERY_SYSTEMS
 from queues import BackpressureConfig, RetryPolicy, Transport, TransportConfig, Worker, build_transport
 from queues.backpressure import BackpressureProbe, Pressure
@@ -70,6 +71,8 @@ class GatewayTransport:
             ctx.db.write_engine if self._shared_engine else create_engine(ctx.settings.effective_database_url)
         )
         self.transport: Transport = build_transport(self.config, self.engine, ctx.settings.amqp_url)
+        if tracing_active():  # publishes continue each document's trace (gateway.delivery.trace_context)
+            self.transport = TracedTransport(self.transport)
         self.probe = BackpressureProbe(self.engine, self.transport, self.config.backpressure, self.config.systems)
         self.handlers: dict[str, SystemHandler] = {}
         self.worker: Worker | None = None

@@ -166,6 +166,25 @@ signatures = sa.Table(
     sa.Column("content_sha256", sa.String(64), nullable=False),
     sa.Column("der", sa.LargeBinary, nullable=False),
     sa.Column("signed_at", sa.String(32), nullable=False),
+    # The machine-readable power of attorney (МЧД) an employee signed with, as sent (XML and the head's CMS).
+    sa.Column("poa_number", sa.String(36), nullable=True, index=True),
+    sa.Column("poa_principal_inn", sa.String(12), nullable=True),
+    sa.Column("poa_power", sa.String(255), nullable=True),
+    sa.Column("poa_xml", sa.LargeBinary, nullable=True),
+    sa.Column("poa_signature", sa.LargeBinary, nullable=True),
+)
+
+# Revoked МЧД numbers the gateway knows of (gateway.workflow.powers_of_attorney); a signature made
+# with one from revoked_at on is refused.
+poa_revocations = sa.Table(
+    "poa_revocations",
+    metadata,
+    sa.Column("number", sa.String(36), primary_key=True),
+    sa.Column("revoked_at", sa.String(32), nullable=False),
+    sa.Column("reason", sa.String(1000), nullable=False),
+    sa.Column("municipality", sa.String(40), nullable=False),
+    sa.Column("recorded_by", sa.String(300), nullable=False),
+    sa.Column("recorded_at", sa.String(32), nullable=False),
 )
 
 # Applications received from EPGU through SMEV 3 (gateway.features.epgu): one row per SMEV MessageID,

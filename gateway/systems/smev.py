@@ -39,6 +39,7 @@ from adapters.gosuslugi.pins import Pins, fingerprints_of_files, normalize_finge
 from gateway.core.keyring import KeyRing
 from gateway.core.settings import Settings
 from signing import load_certificates, load_crls, load_signer
+from signing.backend import INSTALL_HINT, PYTHON, Backend, BackendUnavailable, get_backend
 from signing.certificates import Certificate
 from signing.keys import Signer
 
@@ -227,6 +228,22 @@ def smev_problems(settings: Settings) -> list[StartupProblem]:
     return problems
 
 
+def signing_backend_problems(settings: Settings, backend: Backend | None = None) -> list[StartupProblem]:
+    """Real systems with pure-Python GOST (about 1000 times slower) only when ``signing.allow_slow_backend`` says so."""
+    try:
+        b = backend or get_backend()
+    except BackendUnavailable as exc:
+        return [StartupProblem("gost_backend_unavailable", "GATEWAY_GOST_BACKEND", f"ГОСТ: {exc}")]
+    if b.name != PYTHON or settings.signing.allow_slow_backend:
+        return []
+    return [StartupProblem(
+        "slow_gost_backend", "GATEWAY_SIGNING__ALLOW_SLOW_BACKEND=true",
+        "ГОСТ: подписи делал бы код на Python, примерно в 1000 раз медленнее OpenSSL (десятки подписей в секунду), "
+        "так как нет ни провайдера, ни движка GOST для OpenSSL (или задан GATEWAY_GOST_BACKEND=python); установите "
+        f"их ({INSTALL_HINT}; проверка: gateway signing info) или, если такая скорость допустима, разрешите медленный бэкенд",
+    )]  # fmt: skip
+
+
 def startup_problems(settings: Settings, *, smev: bool = True) -> list[StartupProblem]:
     """Why this process must not start: emulator defaults without emulators, and (``smev``) SMEV without pins.
 
@@ -235,6 +252,7 @@ def startup_problems(settings: Settings, *, smev: bool = True) -> list[StartupPr
     """
     production = not settings.run_emulators and not settings.systems.emulated
     problems = emulator_defaults(settings.systems) if production else []
+    problems += signing_backend_problems(settings) if production else []
     if smev:
         problems += (settings.smev.emulator_defaults() if production else []) + smev_problems(settings)
     return problems

@@ -57,10 +57,13 @@ class Feature:
     ``tasks`` run beside ``gateway serve`` and return soon after the stop event is set;
     ``hooks`` are built once per service from the context and run inside every workflow
     action's transaction, after its writes; ``handlers`` replace the plain consumer of a
-    system (by its profile name).
+    system (by its profile name).  ``title`` names the feature's group of operations in
+    ``/api/openapi.json`` (its tag, in Russian) and ``about`` says what the group is for.
     """
 
     name: str
+    title: str = ""
+    about: str = ""
     routes: Sequence[web.AbstractRouteDef] = ()
     openapi: Callable[[], OpenApiPart] | None = None
     commands: CommandInstaller | None = None

@@ -424,6 +424,8 @@ class DocumentService:
                     details.update(
                         {k: prepared.row[k] for k in ("source", "subject", "inn", "ogrn", "serial", "content_sha256")}
                     )
+                    if prepared.row.get("poa_number"):  # signed by a representative under a power of attorney
+                        details.update({k: prepared.row[k] for k in ("poa_number", "poa_principal_inn", "poa_power")})
             changed = await conn.execute(
                 _UPDATE_DOCUMENT,
                 {"b_id": doc_id, "b_status": row["status"], "b_updated_at": row["updated_at"], **values},
@@ -441,7 +443,7 @@ class DocumentService:
             acted = journal.entry(
                 event=event, actor=actor.label, document_id=doc_id, municipality=profile.id, at=now, details=details
             )
-            await journal.append_many(conn, [acted, *opened])
+            await journal.append_many(conn, [acted, *opened, *(prepared.warnings if prepared is not None else ())])
             event_ctx = ActionEvent(
                 conn=conn, actor=actor, row=row, action=action, details=details, profile=profile, deliveries=written
             )

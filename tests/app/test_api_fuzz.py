@@ -188,9 +188,10 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, pki: TestPKI) -> Iterator[
     server.stop()
 
 
-#: Operations that reach a state system: with every system unreachable here, their
-#: documented 503 is the right answer and not a server fault.
-REACHES_SYSTEMS = [("POST", "/api/v1/agreements/poll")]
+#: Operations that reach a state system, or report on one: with every system unreachable
+#: here, their documented 503 is the right answer and not a server fault (readiness goes
+#: 503 once a poller's circuit opens against the unreachable Navigator).
+REACHES_SYSTEMS = [("POST", "/api/v1/agreements/poll"), ("GET", "/readyz")]
 #: Operations whose coverage phase walks every payload model (thousands of cases): it runs
 #: once, with the token that creates most document types, not with every role.
 PAYLOAD_OPERATIONS = [("POST", "/api/v1/documents"), ("POST", "/api/v1/documents/batch")]

@@ -118,3 +118,49 @@ async def test_consumer_ahead_of_the_relay_still_journals_delivery_sent_first(
     events = [e["event"] for e in journal["items"]]
     assert events.count("delivery_sent") == 1 and events.count("delivered") == 1, events
     assert events.index("delivery_sent") < events.index("delivered")
+
+
+async def test_dead_letters_are_replayed_and_discarded_in_bulk(stack_factory: Callable[..., Awaitable[Stack]]) -> None:
+    stack = await stack_factory()
+    api = stack.api
+    body = await api.token("luga", "administration", "authorized_body")
+    operator = await api.token("luga", "support_centre", "operator")
+    ids: list[str] = []
+    for _ in range(3):  # agreements whose registry application the Navigator has never seen
+        _, accepted = await api.submit(body, "cost_agreement", "luga", await api.example("cost_agreement", "luga"))
+        ids.append(accepted["id"])
+        assert (await api.act(body, accepted["id"], "approve"))[0] == 200
+        assert (await api.act(body, accepted["id"], "send"))[0] == 200
+    for doc_id in ids:
+        await stack.wait_document(body, doc_id, lambda d: d["deliveries"][0]["status"] == "dead_lettered")
+    _, listing = await api.call("GET", "/api/v1/dead-letters", operator)
+    letter = {d["document_id"]: d["id"] for d in listing["items"] if d["document_id"] in ids}
+    first, second, third = (letter[i] for i in ids)
+
+    for bad, pointer in (({"ids": []}, "/ids"), ({"ids": [first, first]}, "/ids"), ({"ids": [first, "2"]}, "/ids/1"),
+                         ({"ids": [first], "extra": 1}, "/extra")):  # fmt: skip
+        status, problem = await api.call("POST", "/api/v1/dead-letters/replay", operator, json=bad)
+        assert status == 422 and problem["errors"][0]["pointer"] == pointer, (bad, problem)
+    assert (await api.call("POST", "/api/v1/dead-letters/replay", body, json={"ids": [first]}))[0] == 403
+    # One unknown letter: nothing is replayed, the error points at it.
+    status, problem = await api.call("POST", "/api/v1/dead-letters/replay", operator, json={"ids": [first, 10**12]})
+    assert status == 404 and problem["errors"][0]["pointer"] == "/ids/1"
+    _, still = await api.call("GET", "/api/v1/dead-letters", operator)
+    assert {d["id"] for d in still["items"]} >= {first, second, third}
+
+    await stack.emulator("POST", "navigator", "/navigator/settings", json={"strict_references": False})
+    status, done = await api.call("POST", "/api/v1/dead-letters/replay", operator, json={"ids": [first, second], "comment": "исправлено"})
+    assert status == 200 and [r["dead_letter_id"] for r in done["replayed"]] == [first, second]
+    for doc_id in ids[:2]:
+        await stack.wait_document(body, doc_id, delivered)
+    status, problem = await api.call("POST", "/api/v1/dead-letters/replay", operator, json={"ids": [second]})
+    assert status == 409 and problem["code"] == "dead_letter_already_replayed"
+
+    status, gone = await api.call("POST", "/api/v1/dead-letters/discard", operator, json={"ids": [third], "comment": "отозван"})
+    assert status == 200 and gone["discarded"][0]["dead_letter_id"] == third
+    _, after = await api.call("GET", "/api/v1/dead-letters?include_replayed=true", operator)
+    assert third not in {d["id"] for d in after["items"]}
+    _, journal = await api.call("GET", f"/api/v1/documents/{ids[2]}/journal", body)
+    discarded = [e for e in journal["items"] if e["event"] == "dead_letter_discarded"]
+    assert len(discarded) == 1 and discarded[0]["details"]["comment"] == "отозван"
+    assert (await api.call("POST", "/api/v1/dead-letters/discard", operator, json={"ids": [third]}))[0] == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,14 @@ def test_keys_new_and_show(pkidir: Path, tmp_path: Path, capsys: pytest.CaptureF
     text = capsys.readouterr().out
     assert "Владелец: Школа № 5" in text and "ИНН ЮЛ: 5703000001" in text and "ОГРН: 1025700000099" in text
     assert "[ok]" in text and "[revocation_good]" in text
+    assert main(["keys", "show", str(pkidir / "provider.pem"), "--trusted", str(pkidir / "ca.pem"),
+                 "--crl", str(pkidir / "ca.crl"), "--json"]) == 0  # fmt: skip
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert shown["innle"] and shown["ogrn"] and shown["chain"] == {**shown["chain"], "ok": True, "revocation": "good"}
+    assert shown["qualified_profile"] == [] and "digital_signature" in shown["key_usage"]
+    assert main(["keys", "show", f"{out}.pem", "--json"]) == 0  # a bare test certificate: what it lacks is listed
+    (bare,) = json.loads(capsys.readouterr().out)
+    assert bare["chain"] is None and {f["attribute"] for f in bare["qualified_profile"]} >= {"STREET"}
 
 
 def test_sign_and_verify_cms_with_countersignature(pkidir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

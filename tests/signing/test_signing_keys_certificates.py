@@ -124,9 +124,10 @@ def test_fallback_warns_once_and_still_signs(tmp_path: Path) -> None:
         "    pki = create_test_pki(parties=())\n"
         "print(b.name, len([x for x in w if issubclass(x.category, FallbackWarning)]), str(w[0].message))\n"
     )
-    env = {"GATEWAY_GOST_ENGINE": str(tmp_path / "missing.so"), "PATH": "/usr/bin:/bin"}
+    env = {"GATEWAY_GOST_ENGINE": str(tmp_path / "missing.so"), "GATEWAY_GOST_PROVIDER": str(tmp_path / "missing.so"),
+           "PATH": "/usr/bin:/bin"}  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("python-gostcrypto 1 ")
+    assert out.stdout.startswith("pure-python 1 ")
     assert "apt-get install libengine-gost-openssl" in out.stdout

@@ -11,6 +11,8 @@ from gateway.workflow.feature import Feature, OpenApiPart
 
 FEATURE = Feature(
     name="agreements",
+    title="Соглашения",
+    about="Соглашения о финансовом обеспечении (D4) на подписании у исполнителя: окно подписания, лента изменений Навигатора дополнительного образования, соглашения на бумаге.",
     routes=tuple(routes),
     openapi=lambda: OpenApiPart(paths=openapi_paths()),
     commands=add_commands,

@@ -263,12 +263,12 @@ def openapi_paths() -> dict[str, Any]:
     problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
     def problems(*codes: int) -> dict[str, Any]:
-        return {str(c): {"description": "Problem details", **problem} for c in codes}
+        return {str(c): {"description": "Ошибка (описание по RFC 9457)", **problem} for c in codes}
 
     nullable = {"type": ["string", "null"]}
     window = {
         "type": "object",
-        "description": "The provider's signing window (working days)",
+        "description": "Окно подписания у исполнителя услуг (в рабочих днях)",
         "required": ["working_days", "started_on", "due", "met_on", "status", "late", "source"],
         "properties": {
             "working_days": {"type": "integer"}, "started_on": {"type": "string", "format": "date"},
@@ -307,10 +307,10 @@ def openapi_paths() -> dict[str, Any]:
                          "properties": {"name": nullable, "inn": nullable, "ogrn": nullable}},
             "window": {"oneOf": [window, {"type": "null"}]},
             "outcome": {"oneOf": [outcome, {"type": "null"}],
-                        "description": "concluded, concluded_on_paper, refused_by_provider or expired"},
+                        "description": "Итог: `concluded`, `concluded_on_paper`, `refused_by_provider` или `expired`"},
             "signatures": {"type": "array", "items": signature},
             "refused_signatures": {"type": "array", "items": refused,
-                                   "description": "Countersignatures not accepted, with the reason code"},
+                                   "description": "Непринятые подписи исполнителя с кодом причины"},
         },
     }  # fmt: skip
     report = {
@@ -323,21 +323,26 @@ def openapi_paths() -> dict[str, Any]:
     ok = {"content": {"application/json": {"schema": agreement}}}
     return {
         "/api/v1/agreements/{id}": {
-            "get": {"summary": "An agreement (D4) sent for signing: status, signing window, signatures, outcome",
-                    "parameters": [ident], "responses": {"200": {"description": "The agreement", **ok}, **problems(401, 404)}},
+            "get": {"summary": "Соглашение (D4) на подписании: статус, окно подписания, подписи, итог",
+                    "operationId": "get_agreement",
+                    "parameters": [ident], "responses": {"200": {"description": "Соглашение", **ok}, **problems(401, 404)}},
         },
         "/api/v1/agreements/{id}/paper": {
-            "post": {"summary": "Register an approved paper agreement (2023 fallback) as concluded on paper",
+            "post": {"summary": "Зарегистрировать утверждённое бумажное соглашение как заключённое на бумаге "
+                                "(резервный порядок 2023 года)",
+                     "operationId": "register_paper_agreement",
                      "parameters": [ident],
                      "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                         "type": "object", "description": "Empty: nothing is read from it"}}}},
-                     "responses": {"200": {"description": "The agreement", **ok}, **problems(400, 401, 403, 404, 409)}},
+                         "type": "object", "description": "Пустой объект: содержимое не читается"}}}},
+                     "responses": {"200": {"description": "Соглашение", **ok}, **problems(400, 401, 403, 404, 409)}},
         },
         "/api/v1/agreements/poll": {
-            "post": {"summary": "Read the Navigator's change feed now (countersignatures, refusals) and expire overdue agreements",
-                     "description": "Operator or authorized body. 503 when the Navigator cannot be reached or no "
-                     "trusted roots are configured.",
-                     "responses": {"200": {"description": "Counts of what the pass did",
+            "post": {"summary": "Прочитать ленту изменений Навигатора сейчас (подписи и отказы исполнителей) и "
+                                "закрыть просроченные соглашения",
+                     "operationId": "poll_agreements",
+                     "description": "Для оператора или уполномоченного органа. 503 — если Навигатор дополнительного "
+                     "образования недоступен или не настроены доверенные корневые сертификаты.",
+                     "responses": {"200": {"description": "Сколько изменений обработано, по видам",
                                            "content": {"application/json": {"schema": report}}},
                                    **problems(401, 403, 503)}},
         },

@@ -5,7 +5,9 @@ with the ordinary workflow actions; the transport pushes it to the Navigator, wh
 provider signs it.  What comes back through the Navigator's change feed is decided here:
 
 - a **countersignature** (CMS over the exact bytes the gateway sent, its own copy) is
-  verified against the trusted roots and the CRL; the one new signer must hold a
+  verified against the key ring's trust store (trusted roots, revocation from the CRL
+  distribution points, OCSP and ``ca.crl``, fetched first; the revocation policy, under
+  ``soft`` an unknown status is journaled as ``revocation_unknown``); the one new signer must hold a
   qualified certificate of a person entitled to act for the agreement's provider (INN and
   OGRN of the provider: the same rule as any signature, :mod:`gateway.workflow.rules.signatures`).
   Then, in one transaction, the signature is stored as the provider's, the agreement
@@ -47,7 +49,7 @@ from gateway.municipalities import Profile
 from gateway.store import journal
 from gateway.store.tables import deadlines, deliveries, documents, signatures
 from gateway.workflow.rules.signatures import check_signer, provider_party
-from gateway.workflow.signing import canonical_xml, facts_of
+from gateway.workflow.signing import canonical_xml, facts_of, revocation_warnings
 from gateway.workflow.state import transition
 from queues import Message, inbox, message_id_for, outbox
 from signing import cms
@@ -88,7 +90,7 @@ def judge(der: bytes, xml: bytes, known_serials: set[str], doc: CostAgreement, k
         raise TrustNotConfigured("ca.pem")
     try:
         # Certificates are checked at the real moment of verification, not the business date.
-        reports = cms.verify_detached(der, xml, trusted=keys.trusted, crl=keys.crls or None)
+        reports = cms.verify_detached(der, xml, trust=keys.trust_store)
     except CMSError:
         return Verdict(False, "signature_malformed", "Подпись CMS повреждена или не относится к этому соглашению")
     if not reports or any(not r.crypto_ok for r in reports):
@@ -273,6 +275,7 @@ class AgreementSigning:
         profile = self.ctx.profiles[row["municipality"]]
         doc = CostAgreement.model_validate(row["payload"])
         xml = canonical_xml(row, profile)
+        await self.keys.trust_store.prefetch_cms(change.cms)  # revocation evidence judge() reads from the cache
         verdict = judge(change.cms, xml, known, doc, self.keys)
         today = self.ctx.clock.today()
         signed_on = min(today, change.occurred_at.astimezone(self.ctx.clock.zone).date())
@@ -301,6 +304,10 @@ class AgreementSigning:
                 outcome = "signature_refused"
             else:
                 await self._conclude(conn, current, change, verdict.report, xml, signed_on, window)
+                assert verdict.report is not None
+                await journal.append_many(conn, revocation_warnings(
+                    verdict.report, document_id=current["id"], municipality=current["municipality"], actor="system:navigator"
+                ))  # fmt: skip
                 queued |= await self._report(conn, current, "concluded", None, change.navigator_id)
                 outcome = "concluded"
         self._woken(queued)

@@ -13,6 +13,8 @@ from gateway.workflow.feature import Feature, OpenApiPart
 
 FEATURE = Feature(
     name="compliance",
+    title="Соответствие постановлению",
+    about="Матрица соответствия: каждый пункт постановления муниципалитета и плана, чем шлюз его обеспечивает и какие тесты это подтверждают.",
     routes=tuple(routes),
     openapi=lambda: OpenApiPart(paths=openapi_paths()),
     commands=add_commands,

@@ -134,15 +134,17 @@ def openapi_paths() -> dict[str, Any]:
     item = {
         "type": "object", "required": ["item", "text", "status", "enforced_by", "not_enforced", "note", "tests"],
         "properties": {
-            "item": {"type": "string", "description": "As the decree numbers it", "examples": ["it. 7(2)", "plan 4.1", "app. 3, 3.4"]},
-            "text": {"type": "string", "description": "The decree's words, verbatim, shortened with «…»"},
+            "item": {"type": "string", "description": "Номер пункта, как в постановлении", "examples": ["it. 7(2)", "plan 4.1", "app. 3, 3.4"]},
+            "text": {"type": "string", "description": "Текст пункта дословно, сокращения отмечены «…»"},
             "status": {"type": "string", "enum": list(STATUSES),
-                       "description": "enforced: by the references; partial: the reason says what is not; not_enforced"},
+                       "description": "`enforced` — обеспечен тем, на что ссылается; `partial` — частично (причина говорит, что "
+                                      "не обеспечено); `not_enforced` — не обеспечен"},
             "enforced_by": {"type": "array", "items": reference,
-                            "description": "rule: a rule check's code; the other kinds: ids of the municipality's profile"},
-            "not_enforced": {"type": ["string", "null"], "description": "Why the gateway does not enforce it (or what part)"},
-            "note": {"type": ["string", "null"], "description": "How the gateway reads the item"},
-            "tests": {**tests, "description": "pytest node ids of the tests that prove it"},
+                            "description": "Для `rule` — код проверки правила; для остальных видов — идентификаторы из профиля "
+                                           "муниципалитета"},
+            "not_enforced": {"type": ["string", "null"], "description": "Почему шлюз его не обеспечивает (или какую часть)"},
+            "note": {"type": ["string", "null"], "description": "Как шлюз понимает этот пункт"},
+            "tests": {**tests, "description": "Идентификаторы тестов pytest, которые это подтверждают"},
         },
     }  # fmt: skip
     body = {
@@ -156,21 +158,24 @@ def openapi_paths() -> dict[str, Any]:
             "summary": {"type": "object", "required": ["items", *STATUSES],
                         "properties": {k: {"type": "integer", "minimum": 0} for k in ("items", *STATUSES)}},
             "items": {"type": "array", "items": item},
-            "gateway_checks": {"type": "array", "description": "Rule codes that enforce no decree item, and why they exist",
+            "gateway_checks": {"type": "array", "description": "Коды проверок, не связанные ни с одним пунктом постановления, и зачем они нужны",
                                "items": {"type": "object", "required": ["rule", "reason", "tests"],
                                          "properties": {"rule": {"type": "string"}, "reason": {"type": "string"}, "tests": tests}}},
         },
     }  # fmt: skip
-    problem = {"description": "Problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    problem = {"description": "Ошибка (описание по RFC 9457)", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     return {
         "/api/v1/municipalities/{id}/compliance": {
             "get": {
-                "summary": "Compliance matrix: every item of the decree and of its plan, what enforces it and the tests that prove it",
-                "description": "Any token of the municipality. 404 unknown_municipality or compliance_matrix_missing; "
-                "500 compliance_matrix_invalid when the matrix names an id its profile lacks.",
+                "summary": "Матрица соответствия постановлению",
+                "operationId": "get_compliance_matrix",
+                "description": "Каждый пункт постановления и плана: чем шлюз его обеспечивает и какие тесты это "
+                "подтверждают. Доступна любому токену муниципалитета. 404 — `unknown_municipality` или "
+                "`compliance_matrix_missing`; 500 `compliance_matrix_invalid` — если матрица ссылается на "
+                "идентификатор, которого нет в профиле.",
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
-                    "200": {"description": "The matrix", "content": {"application/json": {"schema": body}}},
+                    "200": {"description": "Матрица соответствия", "content": {"application/json": {"schema": body}}},
                     **{str(c): problem for c in (400, 401, 403, 404, 500)},
                 },
             },

@@ -28,6 +28,8 @@ def _decisions(ctx: Context) -> ActionHook:
 
 FEATURE = Feature(
     name="epgu",
+    title="ЕПГУ",
+    about="Заявления с ЕПГУ через СМЭВ 3 и сценарий 13: заявление → социальный сертификат → договор; статусы, отправленные на ЕПГУ.",
     routes=tuple(routes),
     openapi=lambda: OpenApiPart(paths=openapi_paths()),
     commands=add_commands,

@@ -52,15 +52,15 @@ def openapi_paths() -> dict[str, Any]:
         return {"$ref": f"#/components/schemas/{name}"}
 
     def problems(*codes: int) -> dict[str, Any]:
-        return {str(c): {"description": "Problem", "content": {"application/problem+json": {"schema": ref("Problem")}}} for c in codes}
+        return {str(c): {"description": "Ошибка (описание по RFC 9457)", "content": {"application/problem+json": {"schema": ref("Problem")}}} for c in codes}
 
     app_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"},
-              "description": "Id of the consumer application (D5)"}  # fmt: skip
-    money = {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "description": "Рубли, до копеек"}
+              "description": "Идентификатор заявления потребителя услуг (D5)"}  # fmt: skip
+    money = {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "description": "Сумма в рублях, с точностью до копеек"}
     period = {"type": "object", "required": ["valid_from", "valid_to"],
               "properties": {"valid_from": {"type": "string", "format": "date"}, "valid_to": {"type": "string", "format": "date"}}}  # fmt: skip
     def created(name: str) -> dict[str, Any]:
-        return {"description": "Created and decided; Location names the new document",
+        return {"description": "Документ создан и решение принято; `Location` — адрес нового документа",
                 "headers": {"Location": {"schema": {"type": "string"}}},
                 "content": {"application/json": {"schema": {
                     "type": "object", "required": [name, "warnings"],
@@ -72,7 +72,7 @@ def openapi_paths() -> dict[str, Any]:
         "required": ["smev_message_id", "order_id", "received_at", "statuses"],
         "properties": {
             "smev_message_id": {"type": "string"}, "order_id": nullable, "received_at": {"type": "string"},
-            "statuses": {"type": "array", "description": "Statuses sent back to EPGU, oldest first", "items": {
+            "statuses": {"type": "array", "description": "Статусы, отправленные на ЕПГУ, сначала старые", "items": {
                 "type": "object", "required": ["decision", "status", "smev_message_id", "updated_at"],
                 "properties": {"decision": {"type": "string"}, "status": {"type": "string"},
                                "smev_message_id": nullable, "updated_at": {"type": "string"}}}},
@@ -81,27 +81,29 @@ def openapi_paths() -> dict[str, Any]:
     return {
         "/api/v1/applications/{id}": {
             "get": {
-                "summary": "Scenario 13 chain of a consumer application: certificates, contracts, statuses sent to EPGU",
+                "summary": "Цепочка сценария 13 по заявлению потребителя: сертификаты, договоры, статусы на ЕПГУ",
+                "operationId": "get_application_chain",
                 "parameters": [app_id],
-                "responses": {"200": {"description": "The chain", "content": {"application/json": {"schema": {
+                "responses": {"200": {"description": "Цепочка документов по заявлению", "content": {"application/json": {"schema": {
                     "type": "object",
                     "required": ["application", "source_system", "requests", "certificates", "contracts", "epgu"],
                     "properties": {
                         "application": ref("DocumentSummary"),
-                        "source_system": {"type": ["string", "null"], "description": "Where the application came from"},
-                        "requests": {"type": ["object", "null"], "description": "What the application asks for"},
+                        "source_system": {"type": ["string", "null"], "description": "Откуда поступило заявление"},
+                        "requests": {"type": ["object", "null"], "description": "Что запрошено в заявлении"},
                         "certificates": {"type": "array", "items": ref("DocumentSummary")},
                         "contracts": {"type": "array", "items": ref("DocumentSummary")},
                         "epgu": {"oneOf": [epgu, {"type": "null"}],
-                                 "description": "null unless the application came through EPGU"}}}}}},
+                                 "description": "null, если заявление поступило не через ЕПГУ"}}}}}},
                     **problems(401, 404)},
             },  # fmt: skip
         },
         "/api/v1/applications/{id}/issue-certificate": {
             "post": {
-                "summary": "Issue the social certificate (D6) requested in a combined application (authorized body)",
-                "description": "Creates the D6 from the application and approves it (the issue); for an EPGU application "
-                "the status goes back to EPGU. Refused by the rules when the application asks for no certificate.",
+                "summary": "Выдать социальный сертификат (D6), запрошенный в комплексном заявлении (уполномоченный орган)",
+                "operationId": "issue_certificate",
+                "description": "Создаёт D6 по заявлению и утверждает его (это и есть выдача); по заявлению с ЕПГУ "
+                "статус уходит обратно на ЕПГУ. Если сертификат в заявлении не запрошен, правила отклоняют запрос.",
                 "parameters": [app_id],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "additionalProperties": False, "required": ["nominal"],
@@ -112,9 +114,10 @@ def openapi_paths() -> dict[str, Any]:
         },
         "/api/v1/applications/{id}/conclude-contract": {
             "post": {
-                "summary": "Conclude the contract (D7) with the provider, linked to the application and the certificate",
-                "description": "The certificate is the one named, the one issued on this application, or the child's live "
-                "certificate in the register of recipients. For an EPGU application the status goes back to EPGU.",
+                "summary": "Заключить договор (D7) с исполнителем услуг по заявлению и сертификату",
+                "operationId": "conclude_contract",
+                "description": "Сертификат — указанный в запросе, выданный по этому заявлению или действующий "
+                "сертификат ребёнка в реестре получателей. По заявлению с ЕПГУ статус уходит обратно на ЕПГУ.",
                 "parameters": [app_id],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "additionalProperties": False, "required": ["hours", "price"],

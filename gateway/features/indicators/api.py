@@ -66,36 +66,36 @@ async def approve_indicators(request: web.Request) -> web.Response:
 
 
 def _problems(*codes: int) -> dict[str, Any]:
-    return {str(c): {"description": "Problem", "content": {"application/problem+json": {
+    return {str(c): {"description": "Ошибка (описание по RFC 9457)", "content": {"application/problem+json": {
         "schema": {"$ref": "#/components/schemas/Problem"}}}} for c in codes}  # fmt: skip
 
 
 _APPROVAL: dict[str, Any] = {
     "type": "object", "required": ["approved_on", "approved_by", "comment", "sha256", "values"],
-    "description": "The authorized body's approval of the year's table (the decree's indicator values)",
+    "description": "Утверждение таблицы показателей за год (значения показателей постановления) уполномоченным органом",
     "properties": {
         "approved_on": {"type": "string", "format": "date"}, "approved_by": {"type": "string"},
         "comment": {"type": "string"},
-        "sha256": {"type": ["string", "null"], "description": "SHA-256 of the table's items as approved"},
+        "sha256": {"type": ["string", "null"], "description": "SHA-256 строк таблицы в утверждённом виде"},
         "values": {"type": "object", "additionalProperties": {"type": "integer"},
-                   "description": "The computed values approved, by row id"}},
+                   "description": "Утверждённые вычисленные значения по идентификаторам строк"}},
 }  # fmt: skip
 
 _TABLE: dict[str, Any] = {
     "type": "object", "required": ["municipality", "year", "source", "computed_on", "items", "approval"],
     "properties": {
         "municipality": {"type": "string"}, "year": {"type": "integer"},
-        "source": {"type": ["string", "null"], "description": "Where the decree lists the indicators"},
+        "source": {"type": ["string", "null"], "description": "Где в постановлении перечислены показатели"},
         "computed_on": {"type": "string", "format": "date"},
         "items": {"type": "array", "items": {"type": "object",
             "required": ["id", "text", "unit", "computable", "value", "method"],
             "properties": {
                 "id": {"type": "string", "examples": ["3.4"]},
-                "text": {"type": "string", "description": "As worded in the municipality's decree"},
+                "text": {"type": "string", "description": "Формулировка из постановления муниципалитета"},
                 "unit": {"type": ["string", "null"]},
                 "computable": {"type": "string", "enum": ["yes", "partial", "no"]},
                 "value": {"type": ["integer", "null"]},
-                "method": {"type": "string", "description": "How it was computed, or why it is not"},
+                "method": {"type": "string", "description": "Как вычислено значение или почему оно не вычисляется"},
                 "denominator": {"type": "integer"},
                 "unknown_legal_form": {"type": "integer"}}}},
         "approval": {"oneOf": [_APPROVAL, {"type": "null"}]}},
@@ -104,30 +104,36 @@ _TABLE: dict[str, Any] = {
 openapi_paths: dict[str, Any] = {
     "/api/v1/indicators": {
         "get": {
-            "summary": "The decree's indicator table for a year: computable rows with value and method, the rest marked",
+            "summary": "Таблица показателей постановления за год",
+            "operationId": "get_indicators",
+            "description": "Вычисляемые строки — со значением и способом расчёта; строки, которые шлюз вычислить не "
+            "может, отмечены с объяснением.",
             "parameters": [
                 {"name": "municipality", "in": "query", "required": False, "schema": {"type": "string"}},
                 {"name": "year", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 2020, "maximum": 2100},
-                 "description": "Default: the current year"},
+                 "description": "По умолчанию текущий год"},
             ],
             "responses": {
-                "200": {"description": "Indicator rows", "content": {"application/json": {"schema": _TABLE}}},
+                "200": {"description": "Строки показателей", "content": {"application/json": {"schema": _TABLE}}},
                 **_problems(400, 401, 403, 404),
             },
         },  # fmt: skip
     },
     "/api/v1/indicators/approve": {
         "post": {
-            "summary": "The authorized body approves the indicator table of a year as computed today (journaled, once a year)",
+            "summary": "Утвердить показатели за год",
+            "operationId": "approve_indicators",
+            "description": "Уполномоченный орган утверждает таблицу показателей за год в том виде, как она "
+            "вычислена сегодня. Утверждение делается один раз в год и записывается в журнал.",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "additionalProperties": False, "required": ["municipality", "year", "comment"],
                 "properties": {
                     "municipality": {"type": "string"},
-                    "year": {"type": "integer", "minimum": 2020, "description": "Not after the current year"},
+                    "year": {"type": "integer", "minimum": 2020, "description": "Не позже текущего года"},
                     "comment": {"type": "string", "minLength": 1, "maxLength": 1000,
-                                "description": "E.g. the act that set the values"}}}}}},
+                                "description": "Например, реквизиты акта, которым утверждены значения"}}}}}},
             "responses": {
-                "200": {"description": "The table with its approval", "content": {"application/json": {"schema": _TABLE}}},
+                "200": {"description": "Таблица с отметкой об утверждении", "content": {"application/json": {"schema": _TABLE}}},
                 **_problems(400, 401, 403, 404, 409, 422),
             },
         },  # fmt: skip

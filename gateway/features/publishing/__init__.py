@@ -30,6 +30,8 @@ def _on_send(ctx: Context) -> ActionHook:
 
 FEATURE = Feature(
     name="publishing",
+    title="Публикация",
+    about="Публикация социальных заказов (D1) и отчётов об их исполнении (D2): «Электронный бюджет», затем budget.gov.ru; причины возврата и исправленные версии.",
     routes=tuple(routes),
     openapi=lambda: OpenApiPart(paths=openapi_paths, schemas=openapi_schemas),
     commands=add_commands,

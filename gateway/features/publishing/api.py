@@ -153,7 +153,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 # --------------------------------------------------------------------------- OpenAPI
 def _problems(*codes: int) -> dict[str, Any]:
-    return {str(c): {"description": "Problem", "content": {"application/problem+json": {
+    return {str(c): {"description": "Ошибка (описание по RFC 9457)", "content": {"application/problem+json": {
         "schema": {"$ref": "#/components/schemas/Problem"}}}} for c in codes}  # fmt: skip
 
 
@@ -161,16 +161,16 @@ _DOC_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "str
 openapi_schemas: dict[str, Any] = {
     "PublicationRound": {
         "type": "object",
-        "description": "One submission to Electronic Budget (revision 0, then one per corrected version)",
+        "description": "Одна отправка в «Электронный бюджет» (редакция 0, затем по одной на каждую исправленную версию)",
         "properties": {
             "revision": {"type": "integer"}, "state": {"type": "string", "enum": list(STATES)},
             "message_id": {"type": "string"}, "submitted_on": {"type": "string", "format": "date"},
             "correction_of": {"type": ["string", "null"]}, "registration_number": {"type": ["string", "null"]},
-            "reasons": {"type": "array", "description": "Why Electronic Budget returned it", "items": {
+            "reasons": {"type": "array", "description": "Причины возврата из «Электронного бюджета»", "items": {
                 "type": "object", "properties": {"code": {"type": "string"}, "text": {"type": "string"}}}},
             "publish_date": {"type": ["string", "null"], "format": "date"},
-            "publication": {"type": ["object", "null"], "description": "The budget.gov.ru record, once found"},
-            "corrected": {"type": "boolean", "description": "A corrected version replaced this round's"},
+            "publication": {"type": ["object", "null"], "description": "Запись на budget.gov.ru, когда она найдена"},
+            "corrected": {"type": "boolean", "description": "Документ этой отправки заменён исправленной версией"},
         },
         "required": ["revision", "state", "message_id", "submitted_on", "correction_of", "registration_number",
                      "reasons", "publish_date", "publication", "corrected"],
@@ -178,7 +178,7 @@ openapi_schemas: dict[str, Any] = {
     "PublicationListItem": {
         "allOf": [{"$ref": "#/components/schemas/PublicationRound"}],
         "type": "object",
-        "description": "A tracked document with its latest round",
+        "description": "Отслеживаемый документ с его последней отправкой",
         "required": ["document_id", "type", "number", "document_status"],
         "properties": {"document_id": {"type": "string", "format": "uuid"}, "type": {"type": "string"},
                        "number": {"type": "string"}, "document_status": {"type": "string"}},
@@ -190,9 +190,9 @@ openapi_schemas: dict[str, Any] = {
         "properties": {
             "document_id": {"type": "string", "format": "uuid"}, "type": {"type": "string"},
             "number": {"type": "string"}, "municipality": {"type": "string"}, "document_status": {"type": "string"},
-            "state": {"type": "string", "description": "The latest round's state, or not_submitted"},
+            "state": {"type": "string", "description": "Состояние последней отправки или `not_submitted`"},
             "registration_number": {"type": ["string", "null"]},
-            "reasons": {"type": "array", "description": "Why Electronic Budget returned it (when returned)",
+            "reasons": {"type": "array", "description": "Причины возврата из «Электронного бюджета» (если возвращён)",
                         "items": {"type": "object"}},
             "publish_date": {"type": ["string", "null"], "format": "date"},
             "rounds": {"type": "array", "items": {"$ref": "#/components/schemas/PublicationRound"}},
@@ -204,13 +204,14 @@ openapi_schemas: dict[str, Any] = {
 openapi_paths: dict[str, Any] = {
     "/api/v1/publications": {
         "get": {
-            "summary": "Social orders and execution reports submitted for publication (latest round of each)",
+            "summary": "Социальные заказы и отчёты об их исполнении, отправленные на публикацию (последняя отправка каждого)",
+            "operationId": "list_publications",
             "parameters": [
                 {"name": "municipality", "in": "query", "required": False, "schema": {"type": "string"}},
                 {"name": "state", "in": "query", "required": False, "schema": {"type": "string", "enum": list(STATES)}},
                 {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
             ],
-            "responses": {"200": {"description": "Publications", "content": {"application/json": {"schema": {
+            "responses": {"200": {"description": "Публикации", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["items", "municipality"],
                 "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/PublicationListItem"}},
                                "municipality": {"type": "string"}}}}}},
@@ -219,21 +220,25 @@ openapi_paths: dict[str, Any] = {
     },
     "/api/v1/publications/{id}": {
         "get": {
-            "summary": "Where a D1/D2 stands: Electronic Budget registration, return reasons, budget.gov.ru publication, deadline",
+            "summary": "Где находится D1/D2: регистрация в «Электронном бюджете», причины возврата, публикация на "
+                       "budget.gov.ru, срок",
+            "operationId": "get_publication",
             "parameters": [_DOC_ID],
-            "responses": {"200": {"description": "Publication", "content": {"application/json": {
+            "responses": {"200": {"description": "Публикация документа", "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Publication"}}}}, **_problems(401, 404)},
         },  # fmt: skip
     },
     "/api/v1/publications/{id}/correction": {
         "post": {
-            "summary": "The corrected version of a document Electronic Budget returned (approving role); then sign and send",
+            "summary": "Исправленная версия документа, возвращённого «Электронным бюджетом» (утверждающая роль); "
+                       "затем подписать и отправить",
+            "operationId": "correct_publication",
             "parameters": [_DOC_ID],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["payload"], "additionalProperties": False,
-                "properties": {"payload": {"type": "object", "description": "The whole corrected payload; number and year unchanged"},
+                "properties": {"payload": {"type": "object", "description": "Исправленная полезная нагрузка целиком; номер и год не меняются"},
                                "comment": {"type": "string", "maxLength": 1000}}}}}},
-            "responses": {"200": {"description": "The document (approved) and its publication", "content": {
+            "responses": {"200": {"description": "Документ (утверждён) и его публикация", "content": {
                 "application/json": {"schema": {
                     "type": "object", "required": ["document", "publication"],
                     "properties": {"document": {"$ref": "#/components/schemas/Document"},

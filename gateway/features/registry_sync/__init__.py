@@ -13,6 +13,8 @@ from gateway.workflow.feature import Feature, OpenApiPart
 
 FEATURE = Feature(
     name="registry_sync",
+    title="Реестр сертификатов",
+    about="Реестр получателей социальных сертификатов и его сверка с Навигатором дополнительного образования и ЕАИС ДО.",
     routes=tuple(routes),
     openapi=lambda: OpenApiPart(paths=openapi_paths()),
     commands=add_commands,

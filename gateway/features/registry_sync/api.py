@@ -165,6 +165,24 @@ async def _execute(sync: RegisterSync, run_id: str) -> None:
         await sync.close()
 
 
+async def start_in_background(ctx: Context, municipality: str, started_by: str, **options: bool) -> str:
+    """Start a run of one municipality's register sync and carry it on in this process; its id.
+
+    The API and the console start runs this one way.  Refused with 409 while another
+    process holds the municipality's lease.
+    """
+    sync = RegisterSync(ctx)
+    try:
+        run_id = await sync.start([municipality], started_by=started_by, **options)
+    except SyncBusy:
+        await sync.close()
+        raise Problem(409, "sync_already_running", "Синхронизация реестра этого муниципалитета уже идёт") from None
+    task = asyncio.create_task(_execute(sync, run_id), name=f"registry-sync-{run_id}")
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    return run_id
+
+
 def _flag(body: Mapping[str, Any], name: str, default: bool) -> bool:
     value = body.get(name, default)
     if not isinstance(value, bool):
@@ -182,15 +200,7 @@ async def start_sync(request: web.Request) -> web.Response:
     check_fields(body, (), ("full", "push_eais", "push_navigator"))
     options = {"full": _flag(body, "full", False), "push_eais": _flag(body, "push_eais", True),
                "push_navigator": _flag(body, "push_navigator", True)}  # fmt: skip
-    sync = RegisterSync(ctx)
-    try:
-        run_id = await sync.start([actor.municipality], started_by=actor.label, **options)
-    except SyncBusy:
-        await sync.close()
-        raise Problem(409, "sync_already_running", "Синхронизация реестра этого муниципалитета уже идёт") from None
-    task = asyncio.create_task(_execute(sync, run_id), name=f"registry-sync-{run_id}")
-    _BACKGROUND.add(task)
-    task.add_done_callback(_BACKGROUND.discard)
+    run_id = await start_in_background(ctx, actor.municipality, actor.label, **options)
     resource = await run_resource(ctx, run_id, actor.municipality)
     return json_response(resource, status=202, headers={"Location": f"/api/v1/registry/sync/{run_id}"})
 
@@ -211,14 +221,15 @@ def openapi_paths() -> dict[str, Any]:
     problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
     def problems(*codes: int) -> dict[str, Any]:
-        return {str(c): {"description": "Problem details", **problem} for c in codes}
+        return {str(c): {"description": "Ошибка (описание по RFC 9457)", **problem} for c in codes}
 
     counts = {"type": "object", "additionalProperties": {"type": "integer"},
-              "description": "added, changed, removed, conflicting, unchanged, ignored, out_of_scope, retries, "
-                             "eais_pushed, eais_failed, navigator_corrected, navigator_failed"}  # fmt: skip
+              "description": "Счётчики по видам: `added`, `changed`, `removed`, `conflicting`, `unchanged`, `ignored`, "
+                             "`out_of_scope`, `retries`, `eais_pushed`, `eais_failed`, `navigator_corrected`, "
+                             "`navigator_failed`"}  # fmt: skip
     outcome = {"type": "object", "required": ["count", "items"], "properties": {
         "count": {"type": "integer", "minimum": 0},
-        "items": {"type": "array", "description": "The first records (at most 100)", "items": {
+        "items": {"type": "array", "description": "Первые записи (не больше 100)", "items": {
             "type": "object", "required": ["municipality", "number"],
             "properties": {"municipality": {"type": "string"}, "number": {"type": "string"}}}}}}  # fmt: skip
     run_schema = {
@@ -235,14 +246,14 @@ def openapi_paths() -> dict[str, Any]:
             "started_by": {"type": "string"}, "started_at": {"type": "string"}, "updated_at": {"type": "string"},
             "finished_at": {"type": ["string", "null"]},
             "report": {"type": "object", "additionalProperties": outcome,
-                       "description": "Per outcome (added, changed, removed, conflicting): count and the first record "
-                                      "numbers with the fields that differed"},
+                       "description": "По каждому итогу (`added`, `changed`, `removed`, `conflicting`): количество и "
+                                      "номера первых записей с различающимися полями"},
             "links": {"type": "object", "required": ["self"], "properties": {"self": {"type": "string"}}},
         },
     }  # fmt: skip
     request_schema = {
         "type": "object", "additionalProperties": False,
-        "properties": {"full": {"type": "boolean", "default": False, "description": "Full reconciliation"},
+        "properties": {"full": {"type": "boolean", "default": False, "description": "Полная сверка (иначе — только изменения)"},
                        "push_eais": {"type": "boolean", "default": True},
                        "push_navigator": {"type": "boolean", "default": True}},
     }  # fmt: skip
@@ -250,19 +261,21 @@ def openapi_paths() -> dict[str, Any]:
     return {
         "/api/v1/registry/sync": {
             "post": {
-                "summary": "Start a sync of the recipients' register of the token's municipality (Navigator, EAIS DO)",
+                "summary": "Запустить сверку реестра получателей сертификатов муниципалитета токена (Навигатор, ЕАИС ДО)",
+                "operationId": "start_registry_sync",
                 "requestBody": {"required": False, "content": {"application/json": {"schema": request_schema}}},
-                "responses": {"202": {"description": "Started; Location names the run",
+                "responses": {"202": {"description": "Сверка запущена; `Location` — адрес её хода",
                                       "headers": {"Location": {"schema": {"type": "string"}}}, **ok},
                               **problems(400, 401, 403, 409, 415, 422)},
             },
         },
         "/api/v1/registry/sync/{run_id}": {
             "get": {
-                "summary": "Progress and report of a register sync run",
+                "summary": "Ход и отчёт сверки реестра",
+                "operationId": "get_registry_sync_run",
                 "parameters": [{"name": "run_id", "in": "path", "required": True,
                                 "schema": {"type": "string", "format": "uuid"}}],
-                "responses": {"200": {"description": "The run", **ok}, **problems(401, 403, 404)},
+                "responses": {"200": {"description": "Сверка", **ok}, **problems(401, 403, 404)},
             },
         },
     }

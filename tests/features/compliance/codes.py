@@ -29,6 +29,9 @@ DYNAMIC: dict[str, tuple[str, str] | None] = {
     "exc.code": ("gateway/documents/service_codes.py", "ServiceCodeError"),
     # a warning of the municipality's profile, returned as a notice: mapped as kind ``warning``
     "warning.code": None,
+    # signatures.py passes on the МЧД's failures (an unreadable file, then each failed check)
+    "outcome.code": ("signing/power_of_attorney.py", "PoaFormatError"),
+    "f.code": ("signing/power_of_attorney.py", "Failure"),
 }
 
 

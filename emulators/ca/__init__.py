@@ -1,0 +1,1 @@
+"""Emulated certification authority: its CRL at a distribution point and an OCSP responder."""

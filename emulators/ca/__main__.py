@@ -1,0 +1,3 @@
+from emulators.ca.emulator import main
+
+main()
