@@ -172,6 +172,31 @@ async def test_signing_shows_the_certificate_owner_validity_and_qualified_status
     assert "подписан" in page
 
 
+async def test_a_publication_page_shows_every_round(console: tuple[Api, Callable[[], Browserless]]) -> None:
+    api, user = console
+    body = await api.token("luga", "administration", "authorized_body")
+    _, accepted = await api.submit(body, "social_order", "luga", await api.example("social_order", "luga"))
+    doc_id = accepted["id"]
+    for action in ("approve", "sign", "send"):
+        assert (await api.act(body, doc_id, action))[0] == 200, action
+    _, publication = await api.call("GET", f"/api/v1/publications/{doc_id}", body)
+    (first,) = publication["rounds"]
+    me = user()
+    await me.login(body)
+    _, listing, _ = await me.get("/console/publications")
+    assert f"/console/publications/{doc_id}" in listing
+    status, page, _ = await me.get(f"/console/publications/{doc_id}")
+    assert status == 200 and first["submitted_on"] in page and "Раунд" in page
+    rows = page.split("<tbody>")[1].split("</tbody>")[0]
+    assert rows.count("<tr>") == len(publication["rounds"]) == 1
+    provider = await api.token("luga", "Пример", "provider", "7707083893")
+    seller = user()
+    await seller.login(provider)
+    api_status, problem = await api.call("GET", f"/api/v1/publications/{doc_id}", provider)
+    status, page, _ = await seller.get(f"/console/publications/{doc_id}")
+    assert status == api_status and problem["code"] in page
+
+
 async def test_feature_pages_answer_and_refuse_like_the_api(console: tuple[Api, Callable[[], Browserless]]) -> None:
     api, user = console
     body = await api.token("luga", "administration", "authorized_body")

@@ -28,8 +28,9 @@ from gateway.features.indicators.approval import approval
 from gateway.features.indicators.table import indicators
 from gateway.features.operations.api import LIST_ROLES, REPLAY_ROLES, discard_letters, replay_letters
 from gateway.features.publishing.api import READER_ROLES as PUBLICATION_ROLES
+from gateway.features.publishing.api import tracked_document
 from gateway.features.publishing.rounds import STATES as PUBLICATION_STATES
-from gateway.features.publishing.views import list_publications
+from gateway.features.publishing.views import list_publications, load_publication
 from gateway.features.registry_sync.api import ROLES as SYNC_ROLES
 from gateway.features.registry_sync.api import run_resource, start_in_background
 from gateway.store.tables import documents, registry_sync_runs
@@ -109,6 +110,15 @@ async def publications_page(request: web.Request) -> web.Response:
         raise Problem(400, "invalid_query", f"state: допустимы {', '.join(PUBLICATION_STATES)}")
     items = await list_publications(ctx_of(request), actor.municipality, state, 200)
     return await render(request, "publications.html", actor, items=items, state=state or "", states=PUBLICATION_STATES)
+
+
+@routes.get("/publications/{id}", name="publication")
+async def publication_page(request: web.Request) -> web.Response:
+    """Every round of one document at Electronic Budget and budget.gov.ru (as ``GET /api/v1/publications/{id}``)."""
+    actor = await current_actor(request)
+    row = await tracked_document(service_of(request), actor, request.match_info["id"])
+    publication = await load_publication(ctx_of(request), row)
+    return await render(request, "publication.html", actor, p=publication)
 
 
 # --------------------------------------------------------------------------- EPGU applications

@@ -28,6 +28,8 @@ from gateway.workflow.feature import Runtime
 from gateway.workflow.http import check_fields, json_response, read_json_object
 from gateway.workflow.params import query_int
 from gateway.workflow.problems import Problem
+from gateway.workflow.rules.actions import Actor
+from gateway.workflow.service import DocumentService
 from gateway.workflow.tokens import authenticate
 
 log = logging.getLogger("gateway.publishing")
@@ -54,13 +56,18 @@ async def get_publications(request: web.Request) -> web.Response:
     return json_response({"items": items, "municipality": municipality})
 
 
-async def _tracked_document(request: web.Request) -> Any:
-    ctx, service = request.app[CTX], request.app[SERVICE]
-    actor = await authenticate(ctx, request.headers.get("Authorization"))
-    row = await service.load_visible(actor, request.match_info["id"])
+async def tracked_document(service: DocumentService, actor: Actor, document_id: str) -> Any:
+    """The document if the actor may see it and it is published through Electronic Budget (else 404)."""
+    row = await service.load_visible(actor, document_id)
     if not tracked(service.profile(row["municipality"]), row["type"]):
         raise Problem(404, "publication_not_tracked", "Документ этого вида не публикуется через «Электронный бюджет»")
     return row
+
+
+async def _tracked_document(request: web.Request) -> Any:
+    ctx, service = request.app[CTX], request.app[SERVICE]
+    actor = await authenticate(ctx, request.headers.get("Authorization"))
+    return await tracked_document(service, actor, request.match_info["id"])
 
 
 @routes.get("/api/v1/publications/{id}")
