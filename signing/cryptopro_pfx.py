@@ -52,6 +52,7 @@ from asn1crypto import core, parser
 
 from signing import oids
 from signing.certificates import Certificate, parse_certificate
+from signing.errors import CodedError
 from signing.gost_asn1 import AlgorithmIdentifier, KeyParams, PrivateKeyInfo
 from signing.libcrypto import OpenSSLError, check, check_ptr, clear_errors, d2i, last_error, lib
 
@@ -129,16 +130,8 @@ _EVP_CTRL_SET_SBOX = 0x1E  # openssl/evp.h
 _CRYPTOPRO_A = b"id-Gost28147-89-CryptoPro-A-ParamSet"
 
 
-class PfxError(ValueError):
+class PfxError(CodedError):
     """A container cannot be read; ``code`` is stable, the message is Russian."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.message} [{self.code}]"
 
 
 @dataclass(frozen=True)

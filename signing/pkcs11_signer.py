@@ -36,6 +36,7 @@ from typing import Any
 
 from signing.backend import Backend
 from signing.certificates import Certificate, parse_certificate
+from signing.errors import CodedError
 from signing.gost_asn1 import parse_spki
 from signing.keys import GostSigner, KeyFileError
 
@@ -81,16 +82,8 @@ _PIN_REFUSED = {
 _CKR_USER_ALREADY_LOGGED_IN = 0x100
 
 
-class Pkcs11Error(KeyFileError):
+class Pkcs11Error(CodedError, KeyFileError):
     """The token, its PIN, a key or a mechanism is not usable; ``code`` is stable, the message Russian."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.message} [{self.code}]"
 
 
 def gost_signature_rs(signature: bytes) -> tuple[int, int]:

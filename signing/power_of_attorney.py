@@ -55,6 +55,7 @@ from lxml import etree
 
 from signing.certificates import Certificate
 from signing.cms import SignerReport
+from signing.errors import CodedError
 from signing.oids import POLICY_NAMES
 from signing.xml_parsing import UnsafeXMLError, parse_document
 
@@ -94,16 +95,8 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _TRANSFER = {"1": "none", "2": "once", "3": "successive"}
 
 
-class PoaFormatError(ValueError):
+class PoaFormatError(CodedError):
     """Not an МЧД of format 003 this module can check; ``code`` is stable, the message Russian."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.message} [{self.code}]"
 
 
 def _malformed(message: str) -> PoaFormatError:

@@ -29,9 +29,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import secrets
-import tempfile
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from signing.atomic_file import write_atomic
 from signing.backend import Backend, get_backend
 from signing.certificates import Certificate, RevocationList, load_crls, parse_certificate
 from signing.revocation import (
@@ -464,8 +463,8 @@ class RevocationSource:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(path.with_suffix(".der"), body)
-            _write_atomic(path.with_suffix(".json"), json.dumps(meta).encode())
+            write_atomic(path.with_suffix(".der"), body)
+            write_atomic(path.with_suffix(".json"), json.dumps(meta).encode())
         except OSError as exc:
             log.warning("revocation cache not written (%s): %s", path.parent, exc)
 
@@ -498,19 +497,4 @@ class RevocationSource:
                 self._ocsp[(url, cert.der)] = _OcspEntry(url, cert, issuer, body, verdict, fetched)
             except (OSError, ValueError, KeyError, TypeError, IndexError):
                 log.warning("revocation cache entry %s unreadable; skipped", meta_file.name)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never a part."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 

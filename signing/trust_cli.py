@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from signing.atomic_file import write_atomic
 from signing.certificates import Certificate, load_certificates
 from signing.trust_list import MOSCOW, TrustedList, TrustListError, parse_trusted_list, stored_path
 
@@ -32,29 +31,6 @@ SUMMARY_FILE = "summary.json"
 _MAX_WARNINGS = 200
 _Sub = Any  # argparse's private _SubParsersAction
 _REFUSALS = {"tsl_signature_invalid", "tsl_older", "tsl_not_imported"}
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # public data (the Ministry publishes it), read by every gateway process
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def read_summary(pki_dir: Path) -> dict[str, Any] | None:
@@ -98,8 +74,8 @@ def import_list(
         "warning_list": list(tsl.warnings[:_MAX_WARNINGS]),
     }
     target = stored_path(pki_dir)
-    _write_atomic(target, data)
-    _write_atomic(target.with_name(SUMMARY_FILE), json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8"))
+    write_atomic(target, data, mode=0o644)  # public data (the Ministry publishes it), read by every process
+    write_atomic(target.with_name(SUMMARY_FILE), json.dumps(summary, ensure_ascii=False, indent=2).encode("utf-8"), mode=0o644)
     return tsl, summary
 
 

@@ -62,6 +62,7 @@ from signing import oids
 from signing.backend import Backend, get_backend
 from signing.certificates import Certificate, parse_certificate
 from signing.chain import public_key, verify_signed_by
+from signing.errors import CodedError
 from signing.xml_parsing import UnsafeXMLError, parse_document
 
 __all__ = [
@@ -92,16 +93,8 @@ C14N: Final = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 _C14N_METHODS: Final = {oids.EXC_C14N: True, C14N: False}
 
 
-class TrustListError(ValueError):
+class TrustListError(CodedError):
     """The file is not a usable trusted list; ``code`` is stable English, the message Russian."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.message} [{self.code}]"
 
 
 @dataclass(frozen=True)
