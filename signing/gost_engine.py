@@ -26,7 +26,7 @@ from ctypes import c_uint, c_void_p
 from pathlib import Path
 
 from signing import gost_evp
-from signing.gost_evp import Algorithms, EvpPrivateKey, EvpPublicKey
+from signing.gost_evp import Algorithms, EvpPrivateKey, EvpPublicKey, digest_chunks
 from signing.libcrypto import OpenSSLError, check, check_ptr, clear_errors, d2i, lib
 
 __all__ = [
@@ -165,10 +165,6 @@ def openssl_env(base: dict[str, str] | None = None, kind: str | None = None) -> 
     return env
 
 
-class _Ctx(threading.local):
-    md_ctx: int = 0
-
-
 class EnginePublicKey(EvpPublicKey):
     """A public key parsed once from SubjectPublicKeyInfo DER by the engine."""
 
@@ -188,7 +184,6 @@ class EngineBackend:
         self._mds: dict[str, int] = {}
         for alg, ossl_name in _DIGEST_NAMES.items():
             self._mds[alg] = check_ptr(lib.EVP_get_digestbyname(ossl_name), f"digest {alg}")
-        self._local = _Ctx()
 
     def algorithms(self) -> Algorithms:
         """Digests and key types (with signatures) the engine offers, OpenSSL names."""
@@ -211,17 +206,7 @@ class EngineBackend:
 
     def digest_chunks(self, algorithm: str, chunks: list[bytes] | tuple[bytes, ...]) -> bytes:
         """Digest of several buffers without joining them (one reused ``EVP_MD_CTX``)."""
-        ctx = self._local.md_ctx
-        if not ctx:
-            ctx = check_ptr(lib.EVP_MD_CTX_new(), "EVP_MD_CTX_new")
-            self._local.md_ctx = ctx
-        check(lib.EVP_DigestInit_ex(ctx, self._mds[algorithm], None), "EVP_DigestInit_ex")
-        for chunk in chunks:
-            check(lib.EVP_DigestUpdate(ctx, chunk, len(chunk)), "EVP_DigestUpdate")
-        out = ctypes.create_string_buffer(64)
-        n = c_uint(0)
-        check(lib.EVP_DigestFinal_ex(ctx, out, ctypes.byref(n)), "EVP_DigestFinal_ex")
-        return out.raw[: n.value]
+        return digest_chunks(self._mds[algorithm], chunks)
 
     def load_private_key(self, pkcs8_der: bytes, size: int) -> EnginePrivateKey:
         return EnginePrivateKey(d2i("d2i_AutoPrivateKey", pkcs8_der), size)

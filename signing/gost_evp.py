@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from ctypes import c_size_t
+from ctypes import c_size_t, c_uint
 from dataclasses import dataclass
 from typing import Any
 
 from signing.libcrypto import check, check_ptr, clear_errors, i2d, lib
 
-__all__ = ["Algorithms", "EvpPrivateKey", "EvpPublicKey", "claim", "owner"]
+__all__ = ["Algorithms", "EvpPrivateKey", "EvpPublicKey", "claim", "digest_chunks", "owner"]
 
 _lock = threading.Lock()
 _owner: str | None = None
@@ -139,3 +139,21 @@ class EvpPrivateKey:
         if getattr(self, "_pkey", None):
             _free(self._pkey)
             self._pkey = 0
+
+
+_md_ctx = threading.local()
+
+
+def digest_chunks(md: int, chunks: list[bytes] | tuple[bytes, ...]) -> bytes:
+    """Digest of several buffers with the fetched or engine ``EVP_MD`` ``md``, one ``EVP_MD_CTX`` reused per thread."""
+    ctx: int | None = getattr(_md_ctx, "ctx", None)
+    if not ctx:
+        ctx = check_ptr(lib.EVP_MD_CTX_new(), "EVP_MD_CTX_new")
+        _md_ctx.ctx = ctx
+    check(lib.EVP_DigestInit_ex(ctx, md, None), "EVP_DigestInit_ex")
+    for chunk in chunks:
+        check(lib.EVP_DigestUpdate(ctx, chunk, len(chunk)), "EVP_DigestUpdate")
+    out = ctypes.create_string_buffer(64)
+    n = c_uint(0)
+    check(lib.EVP_DigestFinal_ex(ctx, out, ctypes.byref(n)), "EVP_DigestFinal_ex")
+    return out.raw[: n.value]

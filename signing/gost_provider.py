@@ -38,7 +38,7 @@ from ctypes import c_size_t, c_uint, c_void_p
 from pathlib import Path
 
 from signing import gost_evp
-from signing.gost_evp import Algorithms, EvpPrivateKey, EvpPublicKey
+from signing.gost_evp import Algorithms, EvpPrivateKey, EvpPublicKey, digest_chunks
 from signing.libcrypto import OpenSSLError, check, check_ptr, clear_errors, last_error, lib
 
 __all__ = [
@@ -296,18 +296,7 @@ class ProviderBackend:
 
     def digest_chunks(self, algorithm: str, chunks: list[bytes] | tuple[bytes, ...]) -> bytes:
         """Digest of several buffers without joining them (one reused ``EVP_MD_CTX`` per thread)."""
-        local = _local
-        ctx: int | None = getattr(local, "md_ctx", None)
-        if not ctx:
-            ctx = check_ptr(lib.EVP_MD_CTX_new(), "EVP_MD_CTX_new")
-            local.md_ctx = ctx
-        check(lib.EVP_DigestInit_ex(ctx, self._mds[algorithm], None), "EVP_DigestInit_ex")
-        for chunk in chunks:
-            check(lib.EVP_DigestUpdate(ctx, chunk, len(chunk)), "EVP_DigestUpdate")
-        out = ctypes.create_string_buffer(64)
-        n = c_uint(0)
-        check(lib.EVP_DigestFinal_ex(ctx, out, ctypes.byref(n)), "EVP_DigestFinal_ex")
-        return out.raw[: n.value]
+        return digest_chunks(self._mds[algorithm], chunks)
 
     def _d2i(self, func: str, der: bytes) -> int:
         buf = ctypes.create_string_buffer(der, len(der))
@@ -335,5 +324,3 @@ class ProviderBackend:
         finally:
             lib.EVP_PKEY_CTX_free(ctx)
 
-
-_local = threading.local()
