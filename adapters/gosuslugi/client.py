@@ -172,8 +172,10 @@ class SmevClient:
             log.warning("smev %s mid=%s transport error %s", operation, mid, type(exc).__name__)
             raise TransientError("smev_unreachable", f"СМЭВ недоступен: {type(exc).__name__}") from exc
         raw = resp.content
-        log.info("smev %s mid=%s http=%d sent=%dB got=%dB %.0fms", operation, mid, resp.status_code, len(packed.body), len(raw),
-                 (time.monotonic() - started) * 1000)  # fmt: skip
+        # A poll (GetRequest/GetResponse without a message id) runs every few seconds: only at DEBUG.
+        level = logging.DEBUG if mid == "-" and operation.startswith("Get") else logging.INFO
+        log.log(level, "smev %s mid=%s http=%d sent=%dB got=%dB %.0fms", operation, mid, resp.status_code, len(packed.body),
+                len(raw), (time.monotonic() - started) * 1000)  # fmt: skip
         try:
             xml, mime_parts = att.unpack(raw, resp.headers.get("content-type", ""))
             xml = att.inline_xop(xml, mime_parts)

@@ -150,3 +150,17 @@ async def test_no_personal_data_in_logs(emulator: Emulator, make_client: MakeCli
     for p in payloads:
         assert p["child"]["snils"] not in text and p["applicant"]["phone"] not in text
     assert not any(n in text for n in names)
+
+
+async def test_an_empty_poll_is_logged_only_at_debug(emulator: Emulator, make_client: MakeClient, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A poll runs every few seconds: at INFO the log would be nothing but polls."""
+    import logging
+
+    smev = await make_client("1.3")
+    poller = RequestPoller(smev, lambda req: asyncio.sleep(0))
+    caplog.set_level(logging.INFO, logger="adapters.gosuslugi")
+    assert await poller.poll_once() == 0
+    assert not [r for r in caplog.records if "smev GetRequest" in r.getMessage()]
+    caplog.set_level(logging.DEBUG, logger="adapters.gosuslugi")
+    await poller.poll_once()
+    assert [r for r in caplog.records if "smev GetRequest" in r.getMessage() and r.levelno == logging.DEBUG]
