@@ -22,11 +22,12 @@ import os
 import re
 import tempfile
 import threading
-from ctypes import c_uint, c_void_p
+from ctypes import c_void_p
 from pathlib import Path
 
 from signing import gost_evp
 from signing.gost_evp import Algorithms, EvpPrivateKey, EvpPublicKey, digest_chunks
+from signing.gost_evp import digest as evp_digest
 from signing.libcrypto import OpenSSLError, check, check_ptr, clear_errors, d2i, lib
 
 __all__ = [
@@ -198,11 +199,7 @@ class EngineBackend:
         return Algorithms(digests, tuple(keys), tuple(keys))
 
     def digest(self, algorithm: str, data: bytes) -> bytes:
-        md = self._mds[algorithm]
-        out = ctypes.create_string_buffer(64)
-        n = c_uint(0)
-        check(lib.EVP_Digest(data, len(data), out, ctypes.byref(n), md, None), "EVP_Digest")
-        return out.raw[: n.value]
+        return evp_digest(self._mds[algorithm], data)
 
     def digest_chunks(self, algorithm: str, chunks: list[bytes] | tuple[bytes, ...]) -> bytes:
         """Digest of several buffers without joining them (one reused ``EVP_MD_CTX``)."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from signing.libcrypto import check, check_ptr, clear_errors, i2d, lib
 
-__all__ = ["Algorithms", "EvpPrivateKey", "EvpPublicKey", "claim", "digest_chunks", "owner"]
+__all__ = ["Algorithms", "EvpPrivateKey", "EvpPublicKey", "claim", "digest", "digest_chunks", "owner"]
 
 _lock = threading.Lock()
 _owner: str | None = None
@@ -156,4 +156,12 @@ def digest_chunks(md: int, chunks: list[bytes] | tuple[bytes, ...]) -> bytes:
     out = ctypes.create_string_buffer(64)
     n = c_uint(0)
     check(lib.EVP_DigestFinal_ex(ctx, out, ctypes.byref(n)), "EVP_DigestFinal_ex")
+    return out.raw[: n.value]
+
+
+def digest(md: int, data: bytes) -> bytes:
+    """One-shot digest with the fetched or engine ``EVP_MD`` ``md``."""
+    out = ctypes.create_string_buffer(64)
+    n = c_uint(0)
+    check(lib.EVP_Digest(data, len(data), out, ctypes.byref(n), md, None), "EVP_Digest")
     return out.raw[: n.value]

@@ -34,11 +34,12 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from ctypes import c_size_t, c_uint, c_void_p
+from ctypes import c_size_t, c_void_p
 from pathlib import Path
 
 from signing import gost_evp
 from signing.gost_evp import Algorithms, EvpPrivateKey, EvpPublicKey, digest_chunks
+from signing.gost_evp import digest as evp_digest
 from signing.libcrypto import OpenSSLError, check, check_ptr, clear_errors, last_error, lib
 
 __all__ = [
@@ -288,11 +289,7 @@ class ProviderBackend:
         return self.context.algorithms()
 
     def digest(self, algorithm: str, data: bytes) -> bytes:
-        md = self._mds[algorithm]
-        out = ctypes.create_string_buffer(64)
-        n = c_uint(0)
-        check(lib.EVP_Digest(data, len(data), out, ctypes.byref(n), md, None), "EVP_Digest")
-        return out.raw[: n.value]
+        return evp_digest(self._mds[algorithm], data)
 
     def digest_chunks(self, algorithm: str, chunks: list[bytes] | tuple[bytes, ...]) -> bytes:
         """Digest of several buffers without joining them (one reused ``EVP_MD_CTX`` per thread)."""
